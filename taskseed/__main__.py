@@ -1,0 +1,3 @@
+from taskseed.cli import main
+
+raise SystemExit(main())

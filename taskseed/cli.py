@@ -1,0 +1,172 @@
+"""The `taskseed` command: one subcommand per stage, Hydra overrides after it.
+
+    taskseed catalog [--format table|json] [--all] [overrides...]
+    taskseed seeds [overrides...]              e.g. seeds.tasks=[arc_easy,gsm8k] seeds.license_policy=research
+    taskseed run [overrides...]                the pipeline (pipeline.stages) under one MLflow parent run
+    taskseed experiment NAME [overrides...]    experiments/NAME.yaml, every point of its sweep
+    taskseed model [overrides...]              prepare the configured model copy and print its path
+
+Bad input prints one `error: ...` line and exits with code 2. Stage commands end with `artifact: PATH`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from taskseed.errors import TaskseedError
+
+log = logging.getLogger("taskseed")
+COMMANDS = ("catalog", "seeds", "run", "experiment", "model")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="taskseed", description="Task-seeded synthetic Q&A for continued pretraining."
+    )
+    parser.add_argument("command", choices=COMMANDS)
+    parser.add_argument(
+        "args", nargs="*", help="experiment name (for `experiment`) and Hydra overrides key=value"
+    )
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="catalog output format")
+    parser.add_argument(
+        "--all", action="store_true", help="catalog table: include tasks without a training split"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_intermixed_args(argv)
+    try:
+        return _dispatch(args)
+    except TaskseedError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130
+
+
+def _environment(cfg: dict[str, Any]):
+    """Logging, data source, caches and the session for a resolved config."""
+    from taskseed.data import DataSource, set_offline_env
+    from taskseed.display import setup_logging
+    from taskseed.stage import Session, ensure_writable
+    from taskseed.tracking import Tracker
+
+    setup_logging(cfg.get("log_level", "INFO"))
+    outputs = Path(cfg["paths"]["outputs"])
+    ensure_writable(outputs)
+    source = DataSource.from_config(cfg["data"], Path(cfg["paths"]["root"]))
+    set_offline_env(source)
+    # datasets reads this when first imported; keep its Arrow cache with the rest of our outputs.
+    os.environ.setdefault("HF_DATASETS_CACHE", str(Path(cfg["paths"]["cache"]) / "hf_datasets"))
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")  # our own bars say more
+    return source, Session(cfg, Tracker(cfg["tracking"]))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from taskseed.config import compose, to_dict
+
+    if args.command == "experiment":
+        return _experiment(args.args)
+    cfg = to_dict(compose(args.args))
+    source, session = _environment(cfg)
+
+    if args.command == "catalog":
+        return _catalog(session, source, args)
+    if args.command == "seeds":
+        from taskseed.seeds import run_seeds
+
+        artifact = run_seeds(session, source)
+        print(f"artifact: {artifact.path}")
+        return 0
+    if args.command == "run":
+        from taskseed.pipeline import run_pipeline
+
+        artifacts = run_pipeline(session, source, list(cfg["pipeline"]["stages"]), run_name="run")
+        print(f"artifact: {list(artifacts.values())[-1].path}")
+        return 0
+    if args.command == "model":
+        from taskseed.models import ensure_model
+
+        print(f"model: {ensure_model(cfg['model'], Path(cfg['paths']['cache']))}")
+        return 0
+    raise TaskseedError(f"unknown command {args.command}")
+
+
+def _catalog(session, source, args) -> int:
+    from taskseed.catalog import load_catalog, public_view
+    from taskseed.display import print_summary, stdout, summary_table
+    from taskseed.seeds import license_policy
+
+    policy = license_policy(session.cfg)
+    artifact = load_catalog(session, source, quiet=True)
+    view = public_view(artifact.read_records(), policy)
+    if args.format == "json":
+        json.dump(view, sys.stdout)
+        sys.stdout.write("\n")
+        print(f"artifact: {artifact.path}", file=sys.stderr)
+        return 0
+    shown = view if args.all else [r for r in view if r["training_split"]]
+    rows = [
+        [r["task"], r["group"], r["family"], r["output_type"], f"{r['dataset_path']}/{r['dataset_name'] or 'default'}",
+         r["training_split"] or "", r["license"], r["availability"], "yes" if r["eligible"] else "no", r["reason"]]
+        for r in sorted(shown, key=lambda r: (not r["eligible"], r["availability"] != "mirror", r["task"]))
+    ]  # fmt: skip
+    print_summary(summary_table("lm-eval tasks" + ("" if args.all else " with a training split"),
+                                ["task", "group", "family", "output", "dataset", "train split", "license", "availability", "eligible", "reason"], rows))  # fmt: skip
+    eligible = [r for r in view if r["eligible"]]
+    counts = [
+        ["tasks in the registry", len(view)],
+        ["declare a training split", sum(1 for r in view if r["training_split"])],
+        ["eligible (policy " + policy.name + ")", len(eligible)],
+        ["eligible, data in the mirror", sum(1 for r in eligible if r["availability"] == "mirror")],
+        [
+            "eligible seed datasets in the mirror",
+            len(
+                {
+                    (r["dataset_path"], r["dataset_name"], r["training_split"])
+                    for r in eligible
+                    if r["availability"] == "mirror"
+                }
+            ),
+        ],
+    ]
+    print_summary(summary_table("catalog summary", ["", "count"], counts))
+    stdout.print(f"artifact: {artifact.path}", soft_wrap=True, highlight=False)
+    return 0
+
+
+def _experiment(argv: list[str]) -> int:
+    from taskseed.pipeline import experiment_variants, run_pipeline
+
+    if not argv or "=" in argv[0]:
+        raise TaskseedError("usage: taskseed experiment NAME [overrides...]; NAME is a file in experiments/")
+    name, overrides = argv[0], argv[1:]
+    from taskseed.config import conf_dir
+
+    if not (conf_dir() / "experiment" / f"{name}.yaml").is_file():
+        available = sorted(p.stem for p in (conf_dir() / "experiment").glob("*.yaml"))
+        raise TaskseedError(f"unknown experiment {name!r}; available: {', '.join(available)}")
+    variants = experiment_variants(name, overrides)
+    last = None
+    for point, cfg in variants:
+        source, session = _environment(cfg)
+        exp = cfg.get("experiment") or {}
+        label = " ".join(point) or "base"
+        log.info("experiment %s: %s", name, label)
+        artifacts = run_pipeline(session, source, list(cfg["pipeline"]["stages"]), run_name=f"{name}: {label}",
+                                 tags={"experiment": name, "hypothesis": exp.get("hypothesis", ""), "sweep_point": label})  # fmt: skip
+        last = list(artifacts.values())[-1]
+    print(f"artifact: {last.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,80 @@
+"""Hydra configuration: compose the tree in conf/ with command-line overrides, resolve, flatten."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from taskseed.errors import TaskseedError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def conf_dir() -> Path:
+    """conf/ beside the package (editable install / checkout); TASKSEED_CONF points elsewhere."""
+    path = Path(os.environ.get("TASKSEED_CONF", PACKAGE_DIR.parent / "conf")).resolve()
+    if not (path / "config.yaml").is_file():
+        raise TaskseedError(
+            f"config tree not found at {path}; set TASKSEED_CONF to the project's conf/ directory"
+        )
+    return path
+
+
+def project_root() -> Path:
+    return conf_dir().parent
+
+
+if not OmegaConf.has_resolver("ts.root"):
+    OmegaConf.register_new_resolver("ts.root", lambda: str(project_root()))
+
+
+def compose(overrides: list[str] | tuple[str, ...] = (), config_name: str = "config") -> DictConfig:
+    """The resolved config for these overrides; bad overrides become one-line TaskseedErrors."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base=None, job_name="taskseed"):
+            cfg = hydra_compose(config_name=config_name, overrides=list(overrides))
+        OmegaConf.resolve(cfg)
+    except (HydraException, OmegaConfBaseException) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise TaskseedError(f"bad configuration override: {first}; see `conf/` for valid keys") from None
+    finally:
+        GlobalHydra.instance().clear()
+    return cfg
+
+
+def to_dict(cfg: DictConfig | dict | None) -> dict[str, Any]:
+    if cfg is None:
+        return {}
+    if isinstance(cfg, DictConfig):
+        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    return dict(cfg)
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
+    """Dotted keys to scalar strings (lists as JSON), the form MLflow params take."""
+    if isinstance(tree, DictConfig):
+        tree = to_dict(tree)
+    out: dict[str, str] = {}
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, dict) and value:
+                out.update(flatten(value, name))
+            else:
+                out[name] = (
+                    value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+                )
+    else:
+        out[prefix] = json.dumps(tree, sort_keys=True, default=str)
+    return out

@@ -1,0 +1,88 @@
+"""The orchestrator: stages in order, each reusing its artifact when its fingerprint already exists.
+
+`STAGES` maps a stage name to `fn(session, source, upstream) -> Artifact`; `upstream` holds the artifacts
+of the stages before it in this run. Later stages (generate, enrich, filter, ...) register here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from taskseed.artifacts import Artifact
+from taskseed.config import compose, flatten, to_dict
+from taskseed.data import DataSource
+from taskseed.errors import TaskseedError
+from taskseed.stage import Session
+
+log = logging.getLogger(__name__)
+
+StageFn = Callable[[Session, DataSource, dict[str, Artifact]], Artifact]
+
+
+def _catalog(session: Session, source: DataSource, upstream: dict[str, Artifact]) -> Artifact:
+    from taskseed.catalog import load_catalog
+
+    return load_catalog(session, source, quiet=False)
+
+
+def _seeds(session: Session, source: DataSource, upstream: dict[str, Artifact]) -> Artifact:
+    from taskseed.seeds import run_seeds
+
+    return run_seeds(session, source)
+
+
+STAGES: dict[str, StageFn] = {"catalog": _catalog, "seeds": _seeds}
+
+
+def run_pipeline(
+    session: Session, source: DataSource, stages: list[str], run_name: str, tags: dict[str, Any] | None = None
+) -> dict[str, Artifact]:
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise TaskseedError(f"unknown pipeline stage(s) {unknown}; available: {', '.join(STAGES)}")
+    artifacts: dict[str, Artifact] = {}
+    session.track_cache_hits = True  # every stage appears under the parent run, computed or reused
+    with session.tracker.parent(run_name, params=session.params, tags=tags):
+        for stage in stages:
+            log.info("stage %s", stage)
+            artifacts[stage] = STAGES[stage](session, source, artifacts)
+    return artifacts
+
+
+def sweep_overrides(sweep: dict[str, list[Any]] | None) -> list[list[str]]:
+    """The cartesian product of a sweep as override lists ([[]] when there is no sweep)."""
+    if not sweep:
+        return [[]]
+    keys = sorted(sweep)
+    for key in keys:
+        if not isinstance(sweep[key], list) or not sweep[key]:
+            raise TaskseedError(f"experiment.sweep.{key} must be a non-empty list of values")
+    combos = itertools.product(*(sweep[k] for k in keys))
+    return [[f"{k}={_override_value(v)}" for k, v in zip(keys, combo, strict=True)] for combo in combos]
+
+
+def _override_value(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ",".join(_override_value(v) for v in value) + "]"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def experiment_variants(name: str, overrides: list[str]) -> list[tuple[list[str], dict[str, Any]]]:
+    """(overrides, resolved config) for every point of the experiment's sweep."""
+    base = to_dict(compose([f"+experiment={name}", *overrides]))
+    exp = base.get("experiment") or {}
+    variants = []
+    for point in sweep_overrides(exp.get("sweep")):
+        full = [f"+experiment={name}", *overrides, *point]
+        variants.append((point, to_dict(compose(full))))
+    return variants
+
+
+__all__ = ["STAGES", "run_pipeline", "experiment_variants", "flatten"]

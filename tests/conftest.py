@@ -1,0 +1,97 @@
+"""Shared fixtures: the real CLI in a subprocess, one isolated outputs folder per test session."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MIRROR = (ROOT.parent / "shared" / "datasets").resolve()
+
+
+def cli_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(MLFLOW_DISABLE_TELEMETRY="true", TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1")
+    return env
+
+
+def taskseed(*args: str, outputs: Path, timeout: int = 1200) -> subprocess.CompletedProcess:
+    """Run `taskseed ARGS paths.outputs=OUTPUTS progress=false` and return the finished process."""
+    cmd = [sys.executable, "-m", "taskseed", *args, f"paths.outputs={outputs}", "progress=false"]
+    return subprocess.run(cmd, cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def artifact_of(proc: subprocess.CompletedProcess) -> Path:
+    assert proc.returncode == 0, f"taskseed failed ({proc.returncode}):\n{proc.stderr[-3000:]}"
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("artifact: "), f"last line was {last!r}"
+    return Path(last.split("artifact: ", 1)[1])
+
+
+def error_line(proc: subprocess.CompletedProcess) -> str:
+    """The one-line error of a refused command (exit code 2)."""
+    assert proc.returncode == 2, (
+        f"expected exit 2, got {proc.returncode}\nstdout:{proc.stdout[-2000:]}\nstderr:{proc.stderr[-2000:]}"
+    )
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    return errors[0]
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    if not MIRROR.is_dir():
+        pytest.skip("the data mirror ../shared/datasets is not beside the project")
+    return MIRROR
+
+
+@pytest.fixture(scope="session")
+def outputs(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("outputs")
+
+
+@pytest.fixture(scope="session")
+def catalog_json(outputs, mirror) -> list[dict]:
+    proc = taskseed("catalog", "--format", "json", outputs=outputs)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="session")
+def full_seeds(outputs, mirror, catalog_json) -> dict:
+    """`taskseed seeds` over every available eligible task, timed (catalog computed by the same run)."""
+    fresh = outputs / "fresh"
+    start = time.perf_counter()
+    proc = taskseed("seeds", outputs=fresh)
+    seconds = time.perf_counter() - start
+    return {"path": artifact_of(proc), "seconds": seconds, "proc": proc, "outputs": fresh}
+
+
+@pytest.fixture(scope="session")
+def seed_rows(full_seeds) -> list[dict]:
+    from taskseed.artifacts import Artifact
+
+    return Artifact.load(full_seeds["path"]).read_records()
+
+
+def mirror_copy(src: Path, dst: Path, replace: dict[str, str]) -> Path:
+    """A mirror whose files are symlinks to the real one, except `replace` (relative path -> new content)."""
+    for path in src.rglob("*"):
+        rel = path.relative_to(src)
+        target = dst / rel
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        elif str(rel) in replace:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(replace[str(rel)])
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(path)
+    return dst
