@@ -2,6 +2,8 @@
 
     taskseed catalog [--format table|json] [--all] [overrides...]
     taskseed seeds [overrides...]              e.g. seeds.tasks=[arc_easy,gsm8k] seeds.license_policy=research
+    taskseed generate [overrides...]           e.g. generate.backend=openai generate.num_examples=500
+    taskseed enrich [overrides...]
     taskseed run [overrides...]                the pipeline (pipeline.stages) under one MLflow parent run
     taskseed experiment NAME [overrides...]    experiments/NAME.yaml, every point of its sweep
     taskseed model [overrides...]              prepare the configured model copy and print its path
@@ -22,7 +24,7 @@ from typing import Any
 from taskseed.errors import TaskseedError
 
 log = logging.getLogger("taskseed")
-COMMANDS = ("catalog", "seeds", "run", "experiment", "model")
+COMMANDS = ("catalog", "seeds", "generate", "enrich", "run", "experiment", "model")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,10 +82,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "catalog":
         return _catalog(session, source, args)
-    if args.command == "seeds":
-        from taskseed.seeds import run_seeds
+    if args.command in ("seeds", "generate", "enrich"):
+        from taskseed.pipeline import run_until
 
-        artifact = run_seeds(session, source)
+        artifact = run_until(session, source, args.command)
         print(f"artifact: {artifact.path}")
         return 0
     if args.command == "run":

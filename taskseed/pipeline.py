@@ -25,7 +25,7 @@ StageFn = Callable[[Session, DataSource, dict[str, Artifact]], Artifact]
 def _catalog(session: Session, source: DataSource, upstream: dict[str, Artifact]) -> Artifact:
     from taskseed.catalog import load_catalog
 
-    return load_catalog(session, source, quiet=False)
+    return load_catalog(session, source, quiet=session.quiet)
 
 
 def _seeds(session: Session, source: DataSource, upstream: dict[str, Artifact]) -> Artifact:
@@ -34,7 +34,30 @@ def _seeds(session: Session, source: DataSource, upstream: dict[str, Artifact]) 
     return run_seeds(session, source)
 
 
-STAGES: dict[str, StageFn] = {"catalog": _catalog, "seeds": _seeds}
+def _generate(session: Session, source: DataSource, upstream: dict[str, Artifact]) -> Artifact:
+    from taskseed.generate import run_generate
+
+    return run_generate(session, upstream["seeds"])
+
+
+def _enrich(session: Session, source: DataSource, upstream: dict[str, Artifact]) -> Artifact:
+    from taskseed.enrich import run_enrich
+
+    return run_enrich(session, upstream["generate"])
+
+
+STAGES: dict[str, StageFn] = {"catalog": _catalog, "seeds": _seeds, "generate": _generate, "enrich": _enrich}
+ORDER = list(STAGES)
+
+
+def run_until(session: Session, source: DataSource, target: str) -> Artifact:
+    """A single stage command: its upstream stages run (or are reused) quietly, then the stage itself."""
+    artifacts: dict[str, Artifact] = {}
+    for stage in ORDER[: ORDER.index(target) + 1]:
+        session.quiet = stage != target
+        artifacts[stage] = STAGES[stage](session, source, artifacts)
+    session.quiet = False
+    return artifacts[target]
 
 
 def run_pipeline(
@@ -46,9 +69,14 @@ def run_pipeline(
     artifacts: dict[str, Artifact] = {}
     session.track_cache_hits = True  # every stage appears under the parent run, computed or reused
     with session.tracker.parent(run_name, params=session.params, tags=tags):
-        for stage in stages:
-            log.info("stage %s", stage)
-            artifacts[stage] = STAGES[stage](session, source, artifacts)
+        for stage in ORDER:
+            if stage in stages:
+                log.info("stage %s", stage)
+                artifacts[stage] = STAGES[stage](session, source, artifacts)
+            elif any(ORDER.index(s) > ORDER.index(stage) for s in stages):
+                session.quiet = True  # an input of a requested stage: reuse or compute it silently
+                artifacts[stage] = STAGES[stage](session, source, artifacts)
+                session.quiet = False
     return artifacts
 
 

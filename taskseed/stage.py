@@ -128,6 +128,7 @@ class Session:
         self.params = flatten(cfg)
         # A cache hit's run was logged when the artifact was computed; pipelines log it again under their parent.
         self.track_cache_hits = bool((cfg.get("tracking") or {}).get("log_cache_hits", False))
+        self.quiet = False  # set while running a stage only as another stage's input
 
     def find(self, spec: StageSpec) -> Artifact | None:
         fp = fingerprint(
@@ -148,6 +149,7 @@ class Session:
         ensure_writable(stage_dir)
         final = stage_dir / fp
 
+        quiet = quiet or self.quiet
         if (final / MANIFEST).is_file():
             return self._reuse(final, quiet, track)
 

@@ -1,0 +1,232 @@
+"""`taskseed generate`: fresh examples from seeds, keeping each task's information need and answer space.
+
+For each planned job (an anchor seed plus few-shot seeds of the same task) the model is asked, with the
+prompt template of the seed's kind, for one new example as JSON; parsing is total, failures are retried with
+a new sampling seed up to `max_attempts` and then kept as rejected records with their reasons.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from taskseed.artifacts import Artifact, content_hash
+from taskseed.display import summary_table
+from taskseed.errors import TaskseedError
+from taskseed.llm import Sampling, cached, make_backend
+from taskseed.llm.base import ChatRequest, Completion
+from taskseed.llmjobs import Job, JobSpec, Outcome, run_jobs
+from taskseed.parsing import parse_generation
+from taskseed.prompts import KINDS, build_messages, kind_of, prompt_version, question_stem, schema
+from taskseed.sampling import plan
+from taskseed.stage import Session, StageContext, StageSpec
+
+log = logging.getLogger(__name__)
+
+STAGE = "generate"
+VERSION = "1"
+
+
+def sampling_of(section: dict[str, Any]) -> Sampling:
+    s = section.get("sampling") or {}
+    return Sampling(
+        float(s.get("temperature", 0.7)),
+        float(s.get("top_p", 0.95)),
+        int(s.get("max_new_tokens", 384)),
+        int(section.get("seed", 0)),
+    )
+
+
+def retry_sampling(base: Sampling, attempt: int) -> Sampling:
+    """A new sampling seed per attempt (and some temperature where the first try was greedy)."""
+    if attempt == 0:
+        return base
+    return Sampling(
+        base.temperature if base.temperature > 0 else 0.7,
+        base.top_p if base.temperature > 0 else 0.95,
+        base.max_new_tokens,
+        base.seed + 1000 * attempt,
+    )
+
+
+def generate_spec(cfg: dict[str, Any], seeds: Artifact, backend_info: dict[str, Any]) -> StageSpec:
+    g = cfg["generate"]
+    kinds = list(g.get("kinds") or KINDS)
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise TaskseedError(f"generate.kinds has unknown kind(s) {unknown}; use {', '.join(KINDS)}")
+    config = {
+        "backend": backend_info,
+        "sampling": sampling_of(g).as_dict(),
+        "num_examples": int(g["num_examples"]),
+        "few_shot": int(g.get("few_shot", 3)),
+        "max_attempts": int(g.get("max_attempts", 3)),
+        "group_temperature": float(g.get("group_temperature", 0.0)),
+        "task_temperature": float(g.get("task_temperature", 0.0)),
+        "kinds": kinds,
+        "kind_overrides": g.get("kind_overrides") or {},
+        "tasks": g.get("tasks"),
+        "prompt_versions": {k: prompt_version(k) for k in kinds},
+    }
+    if config["num_examples"] <= 0:
+        raise TaskseedError("generate.num_examples must be positive")
+    return StageSpec(STAGE, VERSION, config, inputs={"seeds": seeds}, resumable=True)
+
+
+def plan_jobs(seed_rows: list[dict[str, Any]], config: dict[str, Any]) -> list[Job]:
+    by_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    wanted = set(config["tasks"]) if config.get("tasks") else None
+    for row in seed_rows:
+        kind = kind_of(row, config["kind_overrides"])
+        if kind in config["kinds"] and (wanted is None or row["task"] in wanted):
+            by_task[row["task"]].append({**row, "kind": kind})
+    if wanted:
+        missing = wanted - set(by_task)
+        if missing:
+            raise TaskseedError(
+                f"generate.tasks names {sorted(missing)}, which have no seeds of the requested kinds; check seeds.tasks"
+            )
+    if not by_task:
+        raise TaskseedError("no seeds of the requested kinds; check generate.kinds and the seeds artifact")
+    jobs = []
+    for index, (anchor, shots) in enumerate(plan(by_task, config["num_examples"], config["few_shot"], config["sampling"]["seed"],
+                                                  config["group_temperature"], config["task_temperature"])):  # fmt: skip
+        job_id = content_hash("generate", index, anchor["seed_id"], [s["seed_id"] for s in shots], length=16)
+        jobs.append(
+            Job(job_id, {"anchor": anchor, "shots": shots, "kind": anchor["kind"], "task": anchor["task"]})
+        )
+    return jobs
+
+
+def job_spec(config: dict[str, Any], backend_info: dict[str, Any]) -> JobSpec:
+    base = Sampling(**config["sampling"])
+
+    def request(job: Job, attempt: int) -> ChatRequest:
+        anchor, shots, kind = job.payload["anchor"], job.payload["shots"], job.payload["kind"]
+        n = len(anchor["choices"]) if kind == "mc" else None
+        return ChatRequest.of(
+            build_messages(anchor, shots, kind), retry_sampling(base, attempt), schema(kind, n)
+        )
+
+    def judge(job: Job, completion: Completion, attempt: int) -> Outcome:
+        anchor, shots, kind = job.payload["anchor"], job.payload["shots"], job.payload["kind"]
+        examples = [question_stem(s) for s in [anchor, *shots]]
+        n = len(anchor["choices"]) if kind == "mc" else None
+        parsed = parse_generation(
+            completion.text, kind, n, completion.finish_reason, examples, shuffle_seed=job.job_id
+        )
+        if not parsed.ok:
+            return Outcome(reason=parsed.reason, detail=parsed.detail)
+        record = _identity(job) | {
+            "id": content_hash(kind, parsed.question, parsed.choices, parsed.answer_text),
+            "question": parsed.question,
+            "choices": parsed.choices,
+            "answer_text": parsed.answer_text,
+            "answer_index": parsed.answer_index,
+            "reference": parsed.reference,
+            "enrichment": None,
+            "generator": {
+                **backend_info,
+                "sampling": retry_sampling(base, attempt).as_dict(),
+                "prompt_version": prompt_version(kind),
+            },
+            "checks": {"format": {"passed": True, "score": 1.0, "reason": ""}},
+            "n_tokens": completion.completion_tokens,
+        }
+        return Outcome(record=record)
+
+    def rejected(job: Job, history: list[dict[str, Any]]) -> dict[str, Any]:
+        last = history[-1] if history else {"reason": "no-attempt", "detail": ""}
+        return _identity(job) | {
+            "rejection": {"reason": last["reason"], "detail": last["detail"], "attempts": history},
+            "checks": {"format": {"passed": False, "score": 0.0, "reason": last["reason"]}},
+            "generator": {**backend_info, "prompt_version": prompt_version(job.payload["kind"])},
+        }
+
+    return JobSpec(request, judge, rejected, max_attempts=config["max_attempts"])
+
+
+def _identity(job: Job) -> dict[str, Any]:
+    anchor, shots = job.payload["anchor"], job.payload["shots"]
+    return {
+        "job_id": job.job_id, "seed_ids": [anchor["seed_id"], *(s["seed_id"] for s in shots)], "task": anchor["task"],
+        "group": anchor["group"], "family": anchor["family"], "output_type": anchor["output_type"], "kind": job.payload["kind"],
+        "license": anchor["license"],
+    }  # fmt: skip
+
+
+def run_generate(session: Session, seeds: Artifact) -> Artifact:
+    cfg = session.cfg
+    backend = make_backend(
+        cfg["generate"], cfg["model"], Path(cfg["paths"]["cache"])
+    )  # loads its model lazily
+    spec = generate_spec(cfg, seeds, backend.describe())
+    try:
+        return session.run(spec, lambda ctx: build_generate(ctx, seeds, backend, spec.config))
+    finally:
+        backend.close()
+
+
+def build_generate(ctx: StageContext, seeds: Artifact, backend, config: dict[str, Any]) -> None:
+    section = ctx.cfg["generate"]
+    with ctx.timed("plan"):
+        jobs = plan_jobs(seeds.read_records(), config)
+    runner = cached(backend, Path(ctx.cfg["paths"]["cache"]))
+    with ctx.timed("generate"):
+        stats = run_jobs(
+            ctx.workdir,
+            jobs,
+            job_spec(config, backend.describe()),
+            runner,
+            int(section.get("shard_size", 32)),
+            ctx.progress,
+            "generate",
+        )
+    finish_llm_stage(ctx, jobs, stats, runner, "generate")
+
+
+def finish_llm_stage(ctx: StageContext, jobs: list[Job], stats, runner, stage: str) -> None:
+    """Counts, metrics and the per-task yield table shared by generate and enrich."""
+    ctx.counts["data"] = sum(stats.kept.values())
+    ctx.counts["rejected"] = sum(stats.rejected.values())
+    if ctx.counts["data"] + ctx.counts["rejected"] != len(jobs):
+        raise RuntimeError(
+            f"{stage}: {len(jobs)} jobs but {ctx.counts['data'] + ctx.counts['rejected']} records"
+        )
+    llm = runner.stats
+    ctx.stats["llm"] = {"calls": llm.calls, "cache_hits": llm.cache_hits, "errors": llm.errors, "prompt_tokens": llm.prompt_tokens,
+                        "completion_tokens": llm.completion_tokens, "seconds": round(llm.seconds, 2), "finish": llm.by_finish}  # fmt: skip
+    ctx.stats["rejection_reasons"] = dict(stats.reasons)
+    ctx.stats["attempt_failures"] = dict(stats.attempt_reasons)
+    ctx.stats["resumed_jobs"] = stats.resumed_jobs
+    kinds = {j.payload["task"]: j.payload["kind"] for j in jobs}
+    per_task: dict[str, dict[str, Any]] = {}
+    by_kind: Counter = Counter()
+    for task in sorted(kinds):
+        kept, rejected = stats.kept[task], stats.rejected[task]
+        per_task[task] = {
+            "kind": kinds[task],
+            "kept": kept,
+            "rejected": rejected,
+            "yield": round(kept / max(1, kept + rejected), 4),
+        }
+        by_kind[kinds[task]] += kept
+        ctx.metrics[f"{stage}.kept.{task}"] = kept
+        ctx.metrics[f"{stage}.yield.{task}"] = per_task[task]["yield"]
+    ctx.stats["tasks"] = per_task
+    ctx.stats["kept_by_kind"] = dict(by_kind)
+    kept_total, rejected_total = ctx.counts["data"], ctx.counts["rejected"]
+    ctx.metrics.update({f"{stage}.kept": kept_total, f"{stage}.rejected": rejected_total, f"{stage}.yield": round(kept_total / max(1, len(jobs)), 4),
+                        f"{stage}.llm_calls": llm.calls, f"{stage}.cache_hits": llm.cache_hits,
+                        f"{stage}.tokens_per_s": round(llm.completion_tokens / llm.seconds, 2) if llm.seconds else 0.0})  # fmt: skip
+    for reason, n in stats.reasons.items():
+        ctx.metrics[f"{stage}.rejected.{reason}"] = n
+    rows = [
+        [t, i["kind"], i["kept"] + i["rejected"], i["kept"], i["rejected"], f"{100 * i['yield']:.0f}%"]
+        for t, i in per_task.items()
+    ]
+    reasons = ", ".join(f"{r} ({n})" for r, n in stats.reasons.most_common(4))
+    ctx.summary = summary_table(f"{stage} (rejected: {reasons or 'none'})", ["task", "kind", "jobs", "kept", "rejected", "yield"], rows,
+                                ["total", "", len(jobs), kept_total, rejected_total, f"{100 * kept_total / max(1, len(jobs)):.0f}%"])  # fmt: skip
