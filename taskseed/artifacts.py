@@ -72,22 +72,27 @@ class Artifact:
     def fingerprint(self) -> str:
         return self.manifest["fingerprint"]
 
-    def shards(self, prefix: str = "data") -> list[Path]:
-        folder = self.path / prefix
+    @property
+    def primary(self) -> str:
+        """The folder of the stage's main records: `data`, or `kept` where a stage also writes `rejected`."""
+        return self.manifest.get("primary", "data")
+
+    def shards(self, prefix: str | None = None) -> list[Path]:
+        folder = self.path / (prefix or self.primary)
         if not folder.is_dir():
             return []
         return sorted(
             p for p in folder.iterdir() if p.suffix in (".parquet", ".jsonl") and not p.name.startswith(".")
         )
 
-    def iter_records(self, prefix: str = "data") -> Iterator[dict[str, Any]]:
+    def iter_records(self, prefix: str | None = None) -> Iterator[dict[str, Any]]:
         for shard in self.shards(prefix):
             yield from read_shard(shard)
 
-    def read_records(self, prefix: str = "data") -> list[dict[str, Any]]:
+    def read_records(self, prefix: str | None = None) -> list[dict[str, Any]]:
         return list(self.iter_records(prefix))
 
-    def to_dataset(self, prefix: str = "data"):
+    def to_dataset(self, prefix: str | None = None):
         """The shards as a `datasets.Dataset` (what downstream tools load)."""
         import datasets
 

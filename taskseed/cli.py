@@ -24,7 +24,7 @@ from typing import Any
 from taskseed.errors import TaskseedError
 
 log = logging.getLogger("taskseed")
-COMMANDS = ("catalog", "seeds", "generate", "enrich", "run", "experiment", "model")
+COMMANDS = ("catalog", "seeds", "generate", "enrich", "filter", "run", "experiment", "model")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,7 +82,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "catalog":
         return _catalog(session, source, args)
-    if args.command in ("seeds", "generate", "enrich"):
+    if args.command in ("seeds", "generate", "enrich", "filter"):
         from taskseed.pipeline import run_until
 
         artifact = run_until(session, source, args.command)

@@ -189,11 +189,12 @@ def build_generate(ctx: StageContext, seeds: Artifact, backend, config: dict[str
 
 def finish_llm_stage(ctx: StageContext, jobs: list[Job], stats, runner, stage: str) -> None:
     """Counts, metrics and the per-task yield table shared by generate and enrich."""
-    ctx.counts["data"] = sum(stats.kept.values())
+    ctx.primary = "kept"
+    ctx.counts["kept"] = sum(stats.kept.values())
     ctx.counts["rejected"] = sum(stats.rejected.values())
-    if ctx.counts["data"] + ctx.counts["rejected"] != len(jobs):
+    if ctx.counts["kept"] + ctx.counts["rejected"] != len(jobs):
         raise RuntimeError(
-            f"{stage}: {len(jobs)} jobs but {ctx.counts['data'] + ctx.counts['rejected']} records"
+            f"{stage}: {len(jobs)} jobs but {ctx.counts['kept'] + ctx.counts['rejected']} records"
         )
     llm = runner.stats
     ctx.stats["llm"] = {"calls": llm.calls, "cache_hits": llm.cache_hits, "errors": llm.errors, "prompt_tokens": llm.prompt_tokens,
@@ -217,7 +218,7 @@ def finish_llm_stage(ctx: StageContext, jobs: list[Job], stats, runner, stage: s
         ctx.metrics[f"{stage}.yield.{task}"] = per_task[task]["yield"]
     ctx.stats["tasks"] = per_task
     ctx.stats["kept_by_kind"] = dict(by_kind)
-    kept_total, rejected_total = ctx.counts["data"], ctx.counts["rejected"]
+    kept_total, rejected_total = ctx.counts["kept"], ctx.counts["rejected"]
     ctx.metrics.update({f"{stage}.kept": kept_total, f"{stage}.rejected": rejected_total, f"{stage}.yield": round(kept_total / max(1, len(jobs)), 4),
                         f"{stage}.llm_calls": llm.calls, f"{stage}.cache_hits": llm.cache_hits,
                         f"{stage}.tokens_per_s": round(llm.completion_tokens / llm.seconds, 2) if llm.seconds else 0.0})  # fmt: skip

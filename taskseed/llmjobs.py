@@ -1,8 +1,8 @@
 """Run LLM jobs in committed shards, with retries, so a killed stage resumes without loss or duplicates.
 
 A job is one example to produce. Jobs run in batches of `shard_size`; each batch's records are written as a
-pair of shards, `rejected/part-N.jsonl` first and `data/part-N.jsonl` last, each atomically. A batch whose
-`data` shard exists is complete; on restart those jobs are skipped, an orphaned `rejected` shard is redone,
+pair of shards, `rejected/part-N.jsonl` first and `kept/part-N.jsonl` last, each atomically. A batch whose
+`kept` shard exists is complete; on restart those jobs are skipped, an orphaned `rejected` shard is redone,
 and the LLM cache answers every call that had already returned.
 """
 
@@ -62,7 +62,7 @@ def completed_jobs(workdir: Path) -> tuple[set[str], int, RunStats]:
     """Jobs in complete batches, the next shard index, and the stats of what they hold."""
     stats = RunStats()
     done: set[str] = set()
-    data, rejected = workdir / "data", workdir / "rejected"
+    data, rejected = workdir / "kept", workdir / "rejected"
     last = -1
     for shard in sorted(data.glob("part-*.jsonl")) if data.is_dir() else []:
         index = int(shard.stem.split("-")[1])
@@ -102,15 +102,15 @@ def run_jobs(
     for offset in range(0, len(pending), shard_size):
         batch = pending[offset : offset + shard_size]
         kept, rejected = _run_batch(batch, spec, backend, stats)
-        # rejected first, data last: a data shard marks its batch complete
-        for folder, records in (("rejected", rejected), ("data", kept)):
+        # rejected first, kept last: a kept shard marks its batch complete
+        for folder, records in (("rejected", rejected), ("kept", kept)):
             writer = ShardWriter(
                 workdir / folder, fmt="jsonl", shard_rows=len(batch) + 1, start_index=next_index
             )
             writer.write_many(records)
-            if folder == "data" and not records:
-                (workdir / "data").mkdir(exist_ok=True)
-                _touch_atomic(workdir / "data" / f"part-{next_index:05d}.jsonl")
+            if folder == "kept" and not records:
+                (workdir / "kept").mkdir(exist_ok=True)
+                _touch_atomic(workdir / "kept" / f"part-{next_index:05d}.jsonl")
             writer.close()
         next_index += 1
         produced += len(batch)

@@ -47,8 +47,11 @@ def _looks_like_function(value: Any) -> bool:
     return Path(module + ".py").is_file()
 
 
-def task_config(record: dict[str, Any], source: DataSource) -> tuple[dict[str, Any], dict[str, Path]]:
-    """The task's full config with rendering functions resolved and data redirected to the mirror."""
+def task_config(
+    record: dict[str, Any], source: DataSource, need: str = "training"
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """The task's full config with rendering functions resolved and data redirected to the mirror.
+    `need`: which data must be present, the training split (seeding) or an evaluated split ("eval")."""
     from lm_eval.tasks._yaml_loader import _import_fun_from_str, load_yaml
 
     if not record.get("yaml_path"):
@@ -82,7 +85,8 @@ def task_config(record: dict[str, Any], source: DataSource) -> tuple[dict[str, A
             if found is not None:
                 files[split] = found
     training = cfg.get("training_split")
-    if files and training in files:
+    wanted = [training] if need == "training" else [cfg.get("test_split"), cfg.get("validation_split")]
+    if files and any(split in files for split in wanted if split):
         order = {
             e["file"]: i for i, e in enumerate(source.manifest)
         }  # the json loader infers types from the first file
@@ -100,16 +104,17 @@ def task_config(record: dict[str, Any], source: DataSource) -> tuple[dict[str, A
             dataset_kwargs={"data_files": {s: str(p) for s, p in ordered}},
         )
     elif not source.hub:
-        raise TaskBuildError("the training split is not in the mirror and the Hub is unreachable")
+        what = "training split" if need == "training" else "evaluation split"
+        raise TaskBuildError(f"the {what} is not in the mirror and the Hub is unreachable")
     return cfg, files
 
 
-def build_task(record: dict[str, Any], source: DataSource):
+def build_task(record: dict[str, Any], source: DataSource, need: str = "training"):
     """An lm-eval ConfigurableTask for this catalog record, plus the mirror files it reads."""
     from lm_eval.api.task import ConfigurableTask
 
     memoize_templates()
-    cfg, files = task_config(record, source)
+    cfg, files = task_config(record, source, need)
     for path in files.values():
         read_jsonl(path)  # a malformed mirror line is a one-line error, not a traceback from the json loader
     try:

@@ -60,7 +60,8 @@ def extract_json(text: str, finish_reason: str = "stop") -> Any:
     if start < 0:
         raise Reject("truncated" if finish_reason == "length" else "no-json", body[:80])
     try:
-        value, _ = json.JSONDecoder().raw_decode(body[start:])
+        # strict=False: raw newlines and tabs inside strings are common in model output and harmless.
+        value, _ = json.JSONDecoder(strict=False).raw_decode(body[start:])
     except json.JSONDecodeError as err:
         raise Reject(
             "truncated" if finish_reason == "length" or err.pos >= len(body[start:]) - 1 else "invalid-json",

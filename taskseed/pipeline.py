@@ -46,12 +46,72 @@ def _enrich(session: Session, source: DataSource, upstream: dict[str, Artifact])
     return run_enrich(session, upstream["generate"])
 
 
-STAGES: dict[str, StageFn] = {"catalog": _catalog, "seeds": _seeds, "generate": _generate, "enrich": _enrich}
+def _filter(session: Session, source: DataSource, upstream: dict[str, Artifact]) -> Artifact:
+    from taskseed.filter import run_filter
+
+    return run_filter(session, source, upstream)
+
+
+STAGES: dict[str, StageFn] = {
+    "catalog": _catalog,
+    "seeds": _seeds,
+    "generate": _generate,
+    "enrich": _enrich,
+    "filter": _filter,
+}
 ORDER = list(STAGES)
+
+
+def _check_seeds(cfg: dict[str, Any]) -> None:
+    from taskseed.seeds import license_policy
+
+    license_policy(cfg)
+
+
+def _check_llm_stage(section: str) -> Callable[[dict[str, Any]], None]:
+    def check(cfg: dict[str, Any]) -> None:
+        from taskseed.llm import BACKENDS
+
+        node: Any = cfg
+        for part in section.split("."):
+            node = (node or {}).get(part)
+        name = (node or {}).get("backend")
+        if name not in BACKENDS:
+            raise TaskseedError(
+                f"unknown backend {name!r} in {section}.backend; use one of {', '.join(BACKENDS)}"
+            )
+
+    return check
+
+
+def _check_filter(cfg: dict[str, Any]) -> None:
+    from taskseed.filter import build_checks
+
+    build_checks(cfg["filter"], None, {})
+    if "verify" in (cfg["filter"].get("checks") or []):
+        _check_llm_stage("filter.verify")(cfg)
+
+
+# Cheap checks of each stage's config section, run before any stage writes anything, so a typo in a late
+# stage fails in a second instead of after the early stages have run.
+CONFIG_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "seeds": _check_seeds,
+    "generate": _check_llm_stage("generate"),
+    "enrich": _check_llm_stage("enrich"),
+    "filter": _check_filter,
+}
+
+
+def check_config(cfg: dict[str, Any], stages: list[str]) -> None:
+    last = max(ORDER.index(s) for s in stages)
+    for stage in ORDER[: last + 1]:
+        if stage in CONFIG_CHECKS:
+            CONFIG_CHECKS[stage](cfg)
 
 
 def run_until(session: Session, source: DataSource, target: str) -> Artifact:
     """A single stage command: its upstream stages run (or are reused) quietly, then the stage itself."""
+    check_config(session.cfg, [target])
     artifacts: dict[str, Artifact] = {}
     for stage in ORDER[: ORDER.index(target) + 1]:
         session.quiet = stage != target
@@ -66,6 +126,7 @@ def run_pipeline(
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise TaskseedError(f"unknown pipeline stage(s) {unknown}; available: {', '.join(STAGES)}")
+    check_config(session.cfg, stages)
     artifacts: dict[str, Artifact] = {}
     session.track_cache_hits = True  # every stage appears under the parent run, computed or reused
     with session.tracker.parent(run_name, params=session.params, tags=tags):

@@ -56,6 +56,7 @@ class StageContext:
     timings: dict[str, float] = field(default_factory=dict)
     summary: dict | None = None
     tracked_files: list[str] = field(default_factory=list)
+    primary: str = "data"  # the folder of the main records (`kept` for stages that also write `rejected`)
 
     def writer(
         self, prefix: str = "data", fmt: str = "parquet", schema=None, shard_rows: int = 50_000
@@ -174,6 +175,7 @@ class Session:
                 "stage": spec.name,
                 "stage_version": spec.version,
                 "fingerprint": fp,
+                "primary": ctx.primary,
                 "config": spec.config,
                 "inputs": {
                     k: {"stage": a.stage, "fingerprint": a.fingerprint, "path": str(a.path)}

@@ -95,3 +95,10 @@ def mirror_copy(src: Path, dst: Path, replace: dict[str, str]) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.symlink_to(path)
     return dst
+
+
+@pytest.fixture(scope="session")
+def smoke_experiment(tmp_path_factory, mirror) -> dict:
+    """`taskseed experiment smoke` once per test session: SmolLM2 through every stage, a two-point sweep."""
+    outputs = tmp_path_factory.mktemp("smoke")
+    return {"proc": taskseed("experiment", "smoke", outputs=outputs), "outputs": outputs}

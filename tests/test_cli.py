@@ -32,6 +32,12 @@ def test_unknown_license_policy(tmp_path, mirror):
     assert not (tmp_path / "artifacts").exists()
 
 
+def test_late_stage_config_error_fails_before_any_stage_runs(tmp_path):
+    line = error_line(taskseed("generate", "generate.backend=gpt5", outputs=tmp_path))
+    assert "unknown backend 'gpt5'" in line and "generate.backend" in line and "transformers" in line
+    assert not (tmp_path / "artifacts").exists()
+
+
 def test_malformed_mirror_line(tmp_path, mirror):
     rows = (mirror / "aps/super_glue/copa/train.jsonl").read_text().splitlines()
     rows[10] = rows[10][: len(rows[10]) // 2]  # a truncated line
@@ -68,21 +74,29 @@ def test_catalog_table_ends_with_the_artifact(outputs, catalog_json):
 
 
 @pytest.mark.slow
-def test_experiment_sweep_runs_each_point_and_reuses_the_catalog(tmp_path, mirror):
-    proc = taskseed("experiment", "smoke", outputs=tmp_path)
-    artifact_of(proc)
-    assert proc.stderr.count("cache hit: catalog") >= 1
-    seeds = [p for p in (tmp_path / "artifacts" / "seeds").iterdir() if not p.name.startswith(".")]
-    assert len(seeds) == 2  # one per license policy
+def test_experiment_sweep_runs_each_point_and_reuses_earlier_stages(smoke_experiment):
+    proc, tmp_path = smoke_experiment["proc"], smoke_experiment["outputs"]
+    artifact = artifact_of(proc)
+    assert artifact.parent.name == "filter" and (artifact / "funnel.png").is_file()
+    for stage in ("catalog", "seeds", "generate", "enrich"):
+        assert f"cache hit: {stage}" in proc.stderr, stage  # the second sweep point reuses them
+    for stage, expected in (("seeds", 1), ("generate", 1), ("enrich", 1), ("filter", 2)):
+        done = [p for p in (tmp_path / "artifacts" / stage).iterdir() if not p.name.startswith(".")]
+        assert len(done) == expected, stage
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("taskseed").experiment_id])
     parents = [r for r in runs if r.data.tags.get("taskseed.kind") == "experiment"]
     assert {r.data.tags["sweep_point"] for r in parents} == {
-        "seeds.license_policy=commercial",
-        "seeds.license_policy=research",
+        "filter.verify.min_agreement=0.3",
+        "filter.verify.min_agreement=0.6",
     }
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") in {p.info.run_id for p in parents}]
-    assert {r.data.tags["taskseed.stage"] for r in children} == {"catalog", "seeds"}
+    # evalset: the evaluation set the filter decontaminates against, computed inside the filter stage
+    stages = {r.data.tags["taskseed.stage"] for r in children}
+    assert stages == {"catalog", "seeds", "generate", "enrich", "evalset", "filter"}
+    kept = {r.data.tags["taskseed.stage"] + str(r.data.params.get("filter.verify.min_agreement")): r.data.metrics.get("filter.kept")
+            for r in children if r.data.tags["taskseed.stage"] == "filter"}  # fmt: skip
+    assert kept["filter0.3"] >= kept["filter0.6"]  # a stricter verifier keeps no more
     assert json.loads(parents[0].data.params["seeds.tasks"]) == ["copa", "arc_easy"]

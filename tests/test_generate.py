@@ -118,7 +118,7 @@ def test_generate_and_enrich_end_to_end_with_a_real_model(outputs, mirror):
     gen = Artifact.load(artifact_of(taskseed("generate", *TINY, "generate.num_examples=10", outputs=outputs)))
     kept, rejected = gen.read_records(), gen.read_records("rejected")
     assert len(kept) + len(rejected) == 10 and gen.manifest["counts"] == {
-        "data": len(kept),
+        "kept": len(kept),
         "rejected": len(rejected),
     }
     for record in rejected:
@@ -139,7 +139,7 @@ def test_generate_and_enrich_end_to_end_with_a_real_model(outputs, mirror):
     if kept:
         proc = taskseed("enrich", *TINY, "generate.num_examples=10", outputs=outputs)
         enriched = Artifact.load(artifact_of(proc))
-        assert enriched.manifest["counts"]["data"] + enriched.manifest["counts"]["rejected"] == len(kept)
+        assert enriched.manifest["counts"]["kept"] + enriched.manifest["counts"]["rejected"] == len(kept)
         for record in enriched.read_records("rejected"):
             assert record["rejection"]["reason"]
         for record in enriched.read_records():
@@ -160,7 +160,7 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(outputs, mirro
     deadline = time.time() + 600
     committed: list = []
     while time.time() < deadline and proc.poll() is None:
-        committed = list(folder.glob(".*.partial/data/part-*.jsonl"))
+        committed = list(folder.glob(".*.partial/kept/part-*.jsonl"))
         if len(committed) >= 2:
             break
         time.sleep(0.2)
@@ -168,9 +168,9 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(outputs, mirro
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     partial = committed[0].parent.parent
-    done_before = {json.loads(line)["job_id"] for p in (partial / "data").glob("part-*.jsonl") for line in p.read_text().splitlines()
-                   if (partial / "data" / p.name).exists()}  # fmt: skip
-    done_before |= {json.loads(line)["job_id"] for p in (partial / "rejected").glob("part-*.jsonl") if (partial / "data" / p.name).exists()
+    done_before = {json.loads(line)["job_id"] for p in (partial / "kept").glob("part-*.jsonl") for line in p.read_text().splitlines()
+                   if (partial / "kept" / p.name).exists()}  # fmt: skip
+    done_before |= {json.loads(line)["job_id"] for p in (partial / "rejected").glob("part-*.jsonl") if (partial / "kept" / p.name).exists()
                     for line in p.read_text().splitlines()}  # fmt: skip
     cache = outputs / "cache" / "llm_calls.sqlite"
     calls_before = sqlite3.connect(cache).execute("SELECT COUNT(*) FROM calls").fetchone()[0]

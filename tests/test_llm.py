@@ -100,3 +100,22 @@ def test_model_identity_is_part_of_the_cache_key(tiny_model):
     assert a != request.cache_key("transformers", "tiny@abd:float32", True)
     assert a != request.cache_key("openai", "tiny@abc:float32", True)
     assert a == _requests(1, Sampling())[0].cache_key("transformers", "tiny@abc:float32", True)
+
+
+def test_packed_bitmask_extend_sets_the_same_bits_as_lm_format_enforcer():
+    import random
+
+    import torch
+    from lmformatenforcer.tokenlist import TokenList
+
+    from taskseed.llm.constrain import _fast_bitmask_extend
+
+    ids = random.Random(0).sample(range(49152), 5000) + [0, 31, 32, 49151]
+    reference = TokenList(True, 49152)
+    for token in ids:  # the library's own per-token path
+        reference.append(token)
+    _fast_bitmask_extend()
+    packed = TokenList(True, 49152)
+    packed.extend(ids)
+    packed.extend(ids)  # the second call reuses the packed copy
+    assert torch.equal(packed.allowed_tokens, reference.allowed_tokens)

@@ -339,3 +339,10 @@ def test_nothing_escapes_on_random_bytes():
         junk = "".join(rng.choice('{}[]":,abc\\\n 0123') for _ in range(rng.randint(0, 60)))
         for kind in ("mc", "short", "math", "code"):
             assert parse_generation(junk, kind, 4).reason is not None
+
+
+def test_raw_control_characters_inside_strings_are_accepted():
+    # Constrained decoders may emit a literal newline or tab inside a JSON string; the content is fine.
+    text = json.dumps(SHORT).replace("the capital city", "the capital\tcity\n")
+    parsed = parse_generation(text, "short")
+    assert parsed.ok and "capital\tcity\n" in parsed.question

@@ -9,6 +9,38 @@ from __future__ import annotations
 import functools
 import json
 
+_PACKED: dict[int, tuple[list[int], object]] = {}
+
+
+def _fast_bitmask_extend() -> None:
+    """lm-format-enforcer ORs a Python list of token ids into its bitmask one element at a time (a torch op
+    per token: most of a constrained step's time). The lists are its prefix tree's, fixed for the life of
+    the tokenizer data, so each is packed into a bitmask once and then ORed in one tensor op."""
+    import numpy as np
+    import torch
+    from lmformatenforcer.tokenlist import TokenList
+
+    if getattr(TokenList.extend, "_taskseed", False):
+        return
+    original = TokenList.extend
+
+    def extend(self, token_ids):
+        if self.use_bitmask and isinstance(token_ids, list) and len(token_ids) > 8:
+            cached = _PACKED.get(id(token_ids))
+            if cached is None or cached[0] is not token_ids:
+                ids = np.asarray(token_ids, dtype=np.int64)
+                packed = np.zeros(len(self.allowed_tokens), dtype=np.uint32)
+                np.bitwise_or.at(packed, ids >> 5, (np.uint32(1) << (ids & 31).astype(np.uint32)))
+                cached = _PACKED[id(token_ids)] = (
+                    token_ids,
+                    torch.from_numpy(packed.view(np.int32)),
+                )  # keeps the list alive
+            token_ids = cached[1]
+        return original(self, token_ids)
+
+    extend._taskseed = True
+    TokenList.extend = extend
+
 
 @functools.lru_cache(maxsize=4)
 def _tokenizer_data(tokenizer):
@@ -42,11 +74,16 @@ class SchemaLogitsProcessor:
         from lmformatenforcer import JsonSchemaParser
         from lmformatenforcer.tokenenforcer import TokenEnforcer
 
+        _fast_bitmask_extend()
         data = _tokenizer_data(tokenizer)
         self.enforcers = [
             TokenEnforcer(data, JsonSchemaParser(json.loads(s))) if s else None for s in schemas
         ]
         self.shifts = torch.arange(32, dtype=torch.int32)
+
+    def select(self, rows: list[int]) -> None:
+        """Keep the enforcers of these rows, in this order (rows that finished left the batch)."""
+        self.enforcers = [self.enforcers[r] for r in rows]
 
     def __call__(self, input_ids, scores):
         import torch

@@ -1,0 +1,66 @@
+"""`dedup`: exact and near duplicates within the synthetic set (the first occurrence is kept), and
+examples too close to their own seeds (not fresh: the generator copied instead of writing anew)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from taskseed.filter.base import PASS, CheckContext, Verdict, fail
+from taskseed.firewall import normalize_text
+
+
+def record_text(r: dict[str, Any]) -> str:
+    return " ".join([r["question"], *(r.get("choices") or []), r["answer_text"]])
+
+
+def shingle_jaccard(a: str, b: str, n: int) -> float:
+    """Exact Jaccard similarity of word n-gram sets (for the few record/seed pairs)."""
+    wa, wb = normalize_text(a).split(), normalize_text(b).split()
+    sa = {tuple(wa[i : i + n]) for i in range(max(1, len(wa) - n + 1))}
+    sb = {tuple(wb[i : i + n]) for i in range(max(1, len(wb) - n + 1))}
+    return len(sa & sb) / len(sa | sb) if sa and sb else 0.0
+
+
+@dataclass
+class DedupCheck:
+    ngram: int = 5
+    threshold: float = 0.8
+    num_perm: int = 128
+    seed_ngram: int = 3
+    seed_threshold: float = 0.6
+    seed: int = 1
+    name: str = "dedup"
+
+    def settings(self) -> dict[str, Any]:
+        return {"ngram": self.ngram, "threshold": self.threshold, "num_perm": self.num_perm,
+                "seed_ngram": self.seed_ngram, "seed_threshold": self.seed_threshold, "seed": self.seed}  # fmt: skip
+
+    def run(self, records: list[dict[str, Any]], ctx: CheckContext) -> list[Verdict]:
+        from taskseed.dedup import duplicate_clusters, exact_key, near_duplicate_pairs
+
+        verdicts: list[Verdict] = [PASS] * len(records)
+        first: dict[str, int] = {}
+        for i, r in enumerate(records):
+            key = exact_key(record_text(r))
+            if key in first:
+                verdicts[i] = fail(f"duplicate-exact: same text as {records[first[key]]['id']}")
+            else:
+                first[key] = i
+        texts = [record_text(r) for r in records]
+        pairs = near_duplicate_pairs(
+            texts, threshold=self.threshold, ngram=self.ngram, num_perm=self.num_perm, seed=self.seed
+        )
+        similarity = {(min(a, b), max(a, b)): s for a, b, s in pairs}
+        for i, rep in enumerate(duplicate_clusters(len(records), pairs)):
+            if rep != i and verdicts[i].passed:
+                sim = similarity.get((rep, i), self.threshold)
+                verdicts[i] = fail(f"duplicate-near: ~{sim:.2f} Jaccard with {records[rep]['id']}", sim)
+        for i, r in enumerate(records):
+            if not verdicts[i].passed:
+                continue
+            closest = max(((shingle_jaccard(r["question"], ctx.seeds[s]["question"], self.seed_ngram), s)
+                           for s in r.get("seed_ids") or [] if s in ctx.seeds), default=(0.0, ""))  # fmt: skip
+            if closest[0] >= self.seed_threshold:
+                verdicts[i] = fail(f"not-fresh: {closest[0]:.2f} Jaccard to seed {closest[1]}", closest[0])
+        return verdicts

@@ -1,0 +1,163 @@
+"""`taskseed filter`: format → quality → dedup → decontam → verify (configurable), each a small check
+(taskseed.filter.base) that gives every record reaching it a verdict. Kept and rejected records are both
+written (`kept/`, `rejected/`), with `contamination.json` and the yield funnel (`funnel.json`, `funnel.png`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from taskseed.artifacts import Artifact, write_json_atomic
+from taskseed.data import DataSource
+from taskseed.display import summary_table
+from taskseed.errors import TaskseedError
+from taskseed.filter.base import Check, CheckContext
+from taskseed.filter.decontam import DecontamCheck
+from taskseed.filter.dedup import DedupCheck
+from taskseed.filter.format import FormatCheck
+from taskseed.filter.funnel import funnel_metrics, funnel_rows, funnel_stats, plot_funnel
+from taskseed.filter.llm import CheckLLM
+from taskseed.filter.quality import QualityCheck
+from taskseed.filter.verify import VerifyCheck
+from taskseed.stage import Session, StageContext, StageSpec
+
+log = logging.getLogger(__name__)
+
+STAGE = "filter"
+VERSION = "1"
+CHECKS = ("format", "quality", "dedup", "decontam", "verify")
+
+
+def build_checks(section: dict[str, Any], evalset: Artifact | None, verifier: dict[str, Any]) -> list[Check]:
+    names = list(section.get("checks") or [])
+    unknown = [n for n in names if n not in CHECKS]
+    if unknown:
+        raise TaskseedError(f"filter.checks has unknown check(s) {unknown}; use {', '.join(CHECKS)}")
+    if len(set(names)) != len(names):
+        raise TaskseedError("filter.checks names a check twice; list each once")
+    fmt, quality, dedup = (
+        section.get("format") or {},
+        section.get("quality") or {},
+        section.get("dedup") or {},
+    )
+    decontam, verify = section.get("decontam") or {}, section.get("verify") or {}
+    embedding = decontam.get("embedding") or {}
+    make = {
+        "format": lambda: FormatCheck(**fmt),
+        "quality": lambda: QualityCheck(min_score=float(quality.get("min_score", 0.8)), judge=dict(quality.get("judge") or {})),
+        "dedup": lambda: DedupCheck(**dedup),
+        "decontam": lambda: DecontamCheck(evalset, int(decontam.get("ngram", 13)), bool(decontam.get("find_query_ngrams", True)),
+                                          bool(decontam.get("find_overlap_ngrams", True)), bool(decontam.get("find_answer_ngrams", False)),
+                                          bool(embedding.get("enabled", True)),
+                                          float(embedding.get("threshold", 0.88)), dict(embedding), int(decontam.get("examples_per_benchmark", 5))),
+        "verify": lambda: VerifyCheck(int(verify.get("k", 3)), float(verify.get("min_agreement", 0.6)), float(verify.get("temperature", 0.7)),
+                                      int(verify.get("max_new_tokens", 320)), dict(verify.get("sandbox") or {}), verifier),
+    }  # fmt: skip
+    return [make[n]() for n in names]
+
+
+def _needs_llm(section: dict[str, Any]) -> bool:
+    checks = section.get("checks") or []
+    return "verify" in checks or (
+        "quality" in checks and ((section.get("quality") or {}).get("judge") or {}).get("enabled")
+    )
+
+
+def verifier_llm(cfg: dict[str, Any], show_progress: bool) -> CheckLLM:
+    verify = cfg["filter"].get("verify") or {}
+    model_cfg = verify.get("model") or cfg["model"]
+    return CheckLLM(verify, model_cfg, Path(cfg["paths"]["cache"]), show_progress)
+
+
+def run_filter(session: Session, source: DataSource, upstream: dict[str, Artifact]) -> Artifact:
+    from taskseed.evalset import load_evalset
+
+    cfg = session.cfg
+    section = cfg["filter"]
+    examples = upstream.get("enrich") or upstream["generate"]
+    evalset = (
+        load_evalset(session, source, upstream["catalog"])
+        if "decontam" in (section.get("checks") or [])
+        else None
+    )
+    llm = verifier_llm(cfg, bool(cfg.get("progress", True)))
+    try:
+        verifier = llm.describe() if _needs_llm(section) else {}
+        checks = build_checks(section, evalset, verifier)
+        config = {"checks": [{"name": c.name, **c.settings()} for c in checks]}
+        spec = StageSpec(STAGE, VERSION, config, inputs={"examples": examples, "seeds": upstream["seeds"]})
+        return session.run(spec, lambda ctx: build_filter(ctx, examples, upstream["seeds"], checks, llm))
+    finally:
+        llm.close()
+
+
+def build_filter(
+    ctx: StageContext, examples: Artifact, seeds: Artifact, checks: list[Check], llm: CheckLLM
+) -> None:
+    records = examples.read_records()
+    if not records:
+        raise TaskseedError(
+            f"{examples.path} has no kept records to filter; run generate/enrich with more examples"
+        )
+    wanted = {s for r in records for s in r.get("seed_ids") or []}
+    check_ctx = CheckContext(ctx.cfg, ctx.workdir, {s["seed_id"]: s for s in seeds.iter_records() if s["seed_id"] in wanted},
+                             ctx.progress)  # fmt: skip
+    check_ctx.llm = llm
+    for r in records:
+        r["checks"] = dict(r.get("checks") or {})
+    alive, rejected_by = records, {}
+    for check in checks:
+        with ctx.timed(check.name):
+            verdicts = check.run(alive, check_ctx) if alive else []
+        survivors, out = [], []
+        for record, verdict in zip(alive, verdicts, strict=True):
+            record["checks"][check.name] = verdict.as_dict()
+            if verdict.passed:
+                survivors.append(record)
+            else:
+                record["rejection"] = {"check": check.name, "reason": verdict.reason}
+                out.append(record)
+        rejected_by[check.name] = out
+        log.info("%s: %d of %d records passed", check.name, len(survivors), len(alive))
+        alive = survivors
+
+    shard_rows = int(ctx.cfg["filter"].get("shard_size", 5000))
+    kept_writer = ctx.writer("kept", fmt="jsonl", shard_rows=shard_rows)
+    kept_writer.write_many(alive)
+    rejected_writer = ctx.writer("rejected", fmt="jsonl", shard_rows=shard_rows)
+    for check in checks:
+        rejected_writer.write_many(rejected_by[check.name])
+    ctx.primary = "kept"
+    ctx.counts["kept"], ctx.counts["rejected"] = kept_writer.close(), rejected_writer.close()
+
+    names = [c.name for c in checks]
+    funnel = funnel_stats(names, records, rejected_by)
+    write_json_atomic(ctx.workdir / "funnel.json", funnel)
+    plot_funnel(funnel, ctx.workdir / "funnel.png")
+    ctx.tracked_files += ["funnel.json", "funnel.png"]
+    ctx.stats["funnel"] = funnel
+    ctx.metrics.update(funnel_metrics(funnel))
+    contamination = check_ctx.reports.get("contamination")
+    if contamination is not None:
+        write_json_atomic(ctx.workdir / "contamination.json", contamination)
+        ctx.tracked_files.append("contamination.json")
+        for bench, entry in contamination["benchmarks"].items():
+            ctx.metrics[f"contamination.{bench}.flagged"] = entry["flagged"]
+            for layer, n in entry["by_layer"].items():
+                ctx.metrics[f"contamination.{bench}.{layer}"] = n
+    if llm._runner is not None:
+        s = llm._runner.stats
+        ctx.stats["llm"] = {
+            "calls": s.calls,
+            "cache_hits": s.cache_hits,
+            "errors": s.errors,
+            "seconds": round(s.seconds, 2),
+        }
+    header, rows, total = funnel_rows(funnel)
+    reasons = [f"{step['check']}: {', '.join(f'{r} ({n})' for r, n in list(step['reasons'].items())[:2])}"
+               for step in funnel["steps"] if step["rejected"]]  # fmt: skip
+    ctx.summary = summary_table(
+        f"filter yield ({'; '.join(reasons) or 'nothing rejected'})", header, rows, total
+    )

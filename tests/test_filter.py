@@ -1,0 +1,358 @@
+"""The filter stage's checks, through their public interfaces, on real records and real evaluation data."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from taskseed.filter.base import CheckContext
+from taskseed.filter.dedup import DedupCheck
+from taskseed.filter.format import FormatCheck
+from taskseed.filter.quality import QualityCheck
+from taskseed.filter.verify import VerifyCheck
+
+from .conftest import MIRROR, artifact_of, error_line, taskseed
+
+FIXTURE = Path(__file__).parent / "fixtures" / "smollm2_generated.jsonl"
+
+
+def generated() -> list[dict]:
+    """Real examples SmolLM2-135M generated (generate_smoke and smoke experiments); the first few enriched."""
+    return [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]
+
+
+def enriched() -> list[dict]:
+    return [r for r in generated() if r.get("enrichment")]
+
+
+def of_kind(kind: str) -> list[dict]:
+    return [r for r in generated() if r["kind"] == kind]
+
+
+def ctx(tmp_path, seeds=None) -> CheckContext:
+    return CheckContext({}, tmp_path, seeds or {}, progress=False)
+
+
+def reasons(verdicts) -> list[str]:
+    return [v.code for v in verdicts]
+
+
+def test_format_check_names_each_defect(tmp_path):
+    base = enriched()[0]
+    assert FormatCheck().check(base).passed, FormatCheck().check(base).reason
+
+    def broken(change):
+        record = copy.deepcopy(base)
+        change(record)
+        return record
+
+    wrong = (base["answer_index"] + 1) % len(base["choices"])
+    cases = {
+        "missing-field": broken(lambda r: r.update(question="")),
+        "duplicate-choices": broken(lambda r: r["choices"].__setitem__(wrong, r["answer_text"].upper())),
+        "answer-not-in-choices": broken(lambda r: r.update(answer_index=wrong)),
+        "answer-leak": broken(
+            lambda r: r.update(question=f"{r['question']} (The answer is {r['answer_text']}.)")
+        ),
+        "wrong-language": broken(
+            lambda r: r.update(question="Какой из этих вариантов правильный ответ на вопрос?")
+        ),
+        "too-short": broken(lambda r: r.update(question="Why?")),
+    }
+    enrichment_gap = broken(lambda r: r["enrichment"]["distractors"].clear())
+    verdicts = FormatCheck().run([*cases.values(), enrichment_gap], ctx(tmp_path))
+    assert reasons(verdicts) == [*cases, "missing-field"]
+    assert "distractor" in verdicts[-1].reason
+
+
+def test_quality_rejects_degenerate_text_and_keeps_real_examples(tmp_path):
+    records = generated()
+    loop = copy.deepcopy(enriched()[0])
+    loop["enrichment"]["reasoning"] = "the answer is the answer is " * 20
+    verdicts = QualityCheck().run([*records, loop], ctx(tmp_path))
+    assert verdicts[-1].code == "low-quality" and "not-repetitive" in verdicts[-1].reason
+    kept = sum(v.passed for v in verdicts[:-1])
+    assert kept >= 0.5 * len(records), [v.reason for v in verdicts if not v.passed][:5]
+
+
+def test_dedup_finds_exact_near_and_stale_copies(tmp_path):
+    records = of_kind("mc")[:6]
+    exact = copy.deepcopy(records[0]) | {"id": "exact-copy"}
+    exact["question"] = exact["question"].upper()  # normalization ignores case
+    near = copy.deepcopy(records[1]) | {"id": "near-copy"}
+    words = near["question"].split()
+    words[len(words) // 2] = "remarkably"
+    near["question"] = " ".join(words)
+    records[2]["seed_ids"] = ["seed-1"]  # a seed it barely changed
+    seeds = {"seed-1": {"seed_id": "seed-1", "question": records[2]["question"] + " Explain."}}
+    verdicts = DedupCheck(threshold=0.7, ngram=3).run([*records, exact, near], ctx(tmp_path, seeds))
+    expected = [""] * len(records) + ["duplicate-exact", "duplicate-near"]
+    expected[2] = "not-fresh"
+    assert reasons(verdicts) == expected
+    assert records[0]["id"] in verdicts[-2].reason and records[1]["id"] in verdicts[-1].reason
+
+
+ADVERSARIAL = {
+    "loops forever": "def f(x):\n    while True:\n        pass",
+    "forks repeatedly": "import os\ndef f(x):\n    while True:\n        os.fork()",
+    "opens a socket": "import socket\ndef f(x):\n    socket.create_connection(('127.0.0.1', 9))\n    return x",
+    "allocates without bound": "def f(x):\n    data = []\n    while True:\n        data.append(bytearray(10**7))",
+    "writes outside its folder": "def f(x):\n    open({target!r}, 'w').write('pwned')\n    return x",
+}
+
+
+def test_code_verification_contains_hostile_solutions(tmp_path):
+    target = tmp_path / "outside.txt"
+    target.write_text("untouched")
+    honest = {"id": "ok", "task": "mbpp", "kind": "code", "question": "Return x.",
+              "reference": {"solution": "def f(x):\n    return x", "tests": ["assert f(1) == 1"]}}  # fmt: skip
+    records = [honest] + [
+        {
+            **honest,
+            "id": name,
+            "reference": {"solution": code.format(target=str(target)), "tests": ["assert f(1) == 1"]},
+        }
+        for name, code in ADVERSARIAL.items()
+    ]
+    check = VerifyCheck(sandbox={"wall_s": 3, "cpu_s": 2, "memory_mb": 256})
+    verdicts = check.run(records, ctx(tmp_path))
+    assert verdicts[0].passed
+    assert not any(v.passed for v in verdicts[1:]), [
+        (r["id"], v.reason) for r, v in zip(records, verdicts, strict=True)
+    ]
+    assert all(v.code == "tests-fail" for v in verdicts[1:])
+    assert target.read_text() == "untouched"
+
+
+# ---- decontamination: planted evaluation items --------------------------------------------------------
+
+SYNONYMS = {
+    "which": "what", "following": "listed", "calculate": "compute", "determine": "find", "find": "work out",
+    "total": "overall", "each": "every", "every": "each", "buys": "purchases", "has": "owns", "many": "numerous",
+    "most": "greatest", "likely": "probably", "correct": "right", "statement": "claim", "describes": "explains",
+    "because": "since", "large": "big", "small": "little", "also": "as well", "then": "next", "uses": "employs",
+}  # fmt: skip
+
+
+def paraphrase(text: str, rng: random.Random) -> str:
+    """A light rewording: a new opening, about one word in six swapped for a synonym, contractions."""
+    words = text.split()
+    for i, word in enumerate(words):
+        key = word.lower().strip(".,?;:")
+        if key in SYNONYMS and rng.random() < 0.6:
+            words[i] = word.replace(key, SYNONYMS[key]).replace(key.capitalize(), SYNONYMS[key].capitalize())
+    out = " ".join(words).replace("What is", "What's").replace("do not", "don't").replace("is not", "isn't")
+    return rng.choice(["Consider this. ", "Here is a question: ", "Try this one. "]) + out
+
+
+def _jsonl(rel: str, limit: int | None = None) -> list[dict]:
+    rows = []
+    with open(MIRROR / rel) as fh:
+        for line in fh:
+            rows.append(json.loads(line))
+            if limit and len(rows) >= limit:
+                break
+    return rows
+
+
+def planted(rng: random.Random, per_benchmark: int = 60) -> list[tuple[str, dict]]:
+    """(benchmark, record) straight from the mirror's raw evaluation files: not through our own rendering."""
+    out = []
+    for row in rng.sample(_jsonl("TIGER-Lab/MMLU-Pro/default/test.jsonl"), per_benchmark):
+        out.append(
+            (
+                "mmlu_pro",
+                {"question": row["question"], "choices": row["options"], "answer_index": row["answer_index"]},
+            )
+        )
+    for row in rng.sample(_jsonl("Idavidrein/gpqa/gpqa_main/train.jsonl"), per_benchmark):
+        options = [
+            row["Correct Answer"],
+            row["Incorrect Answer 1"],
+            row["Incorrect Answer 2"],
+            row["Incorrect Answer 3"],
+        ]
+        out.append(
+            (
+                "gpqa",
+                {"question": row["Question"], "choices": [o.strip() for o in options], "answer_index": 0},
+            )
+        )
+    for row in rng.sample(_jsonl("openai/gsm8k/main/test.jsonl"), per_benchmark):
+        out.append(("math", {"question": row["question"], "choices": None, "answer_text": row["answer"]}))
+    records = []
+    for n, (bench, r) in enumerate(out):
+        if r["choices"]:
+            r["answer_text"] = r["choices"][r["answer_index"]]
+        records.append((bench, {"id": f"plant-{n}", "task": f"plant-{bench}", **r}))
+    return records
+
+
+def reworded(record: dict, rng: random.Random) -> dict:
+    r = copy.deepcopy(record) | {
+        "id": record["id"] + "-reworded",
+        "question": paraphrase(record["question"], rng),
+    }
+    if r["choices"]:
+        rng.shuffle(r["choices"])
+        r["answer_index"] = r["choices"].index(r["answer_text"])
+    return r
+
+
+def clean_records(rng: random.Random, per_source: int = 200) -> list[dict]:
+    """Training rows of datasets outside the evaluation suites, plus SmolLM2's own generated examples."""
+    out = []
+    for row in rng.sample(_jsonl("lighteval/siqa/default/train.jsonl", 5000), per_source):
+        options = [row["answerA"], row["answerB"], row["answerC"]]
+        out.append(
+            {
+                "question": f"{row['context']} {row['question']}",
+                "choices": options,
+                "answer_text": options[int(row["label"]) - 1],
+            }
+        )
+    for row in rng.sample(_jsonl("EleutherAI/mutual/mutual/train.jsonl", 3000), per_source):
+        options = row["options"]
+        out.append(
+            {
+                "question": row["article"],
+                "choices": options,
+                "answer_text": options["ABCD".index(row["answers"])],
+            }
+        )
+    for row in rng.sample(_jsonl("stanfordnlp/web_questions/default/train.jsonl"), per_source):
+        out.append({"question": row["question"], "choices": None, "answer_text": row["answers"][0]})
+    records = [{"id": f"clean-{n}", "task": "clean", **r} for n, r in enumerate(out)]
+    return records + [r | {"id": f"generated-{n}"} for n, r in enumerate(generated())]
+
+
+@pytest.fixture(scope="module")
+def evalset(tmp_path_factory, mirror):
+    """The evaluation set of the MMLU-Pro, GPQA and math suites, built by the real stage code."""
+    from taskseed.catalog import load_catalog
+    from taskseed.config import compose, to_dict
+    from taskseed.data import DataSource
+    from taskseed.evalset import load_evalset
+    from taskseed.stage import Session
+
+    outputs = tmp_path_factory.mktemp("evalset")
+    cfg = to_dict(compose([f"paths.outputs={outputs}", "progress=false", "tracking.enabled=false",
+                           "filter.decontam.suites=[mmlu_pro,gpqa,math]"]))  # fmt: skip
+    source = DataSource.from_config(cfg["data"], Path(cfg["paths"]["root"]))
+    session = Session(cfg)
+    return load_evalset(session, source, load_catalog(session, source))
+
+
+@pytest.mark.slow
+def test_planted_contamination_is_caught_and_clean_data_is_not(evalset, tmp_path):
+    from taskseed.filter.decontam import DecontamCheck
+
+    rng = random.Random(13)
+    plants = planted(rng)
+    verbatim = [r for _, r in plants]
+    paraphrased = [reworded(r, rng) for r in verbatim]
+    clean = clean_records(rng)
+    check_ctx = ctx(tmp_path)
+    verdicts = DecontamCheck(evalset).run(verbatim + paraphrased + clean, check_ctx)
+    flagged = [not v.passed for v in verdicts]
+    n, m = len(verbatim), len(paraphrased)
+    verbatim_recall = sum(flagged[:n]) / n
+    paraphrase_recall = sum(flagged[n : n + m]) / m
+    false_positive = sum(flagged[n + m :]) / len(clean)
+    missed = [r["question"][:100] for r, f in zip(paraphrased, flagged[n : n + m], strict=True) if not f]
+    false = [
+        (r["question"][:80], v.reason[:120])
+        for r, v in zip(clean, verdicts[n + m :], strict=True)
+        if not v.passed
+    ]
+    print(f"\nplanted contamination: verbatim recall {verbatim_recall:.1%} ({n}), paraphrase recall "
+          f"{paraphrase_recall:.1%} ({m}), false positives {false_positive:.2%} of {len(clean)} clean records")  # fmt: skip
+    assert verbatim_recall == 1.0
+    assert paraphrase_recall >= 0.9, missed[:5]
+    assert false_positive <= 0.01, false[:5]
+    # Every flag names the benchmark it came from; the report counts them per benchmark and layer.
+    expected = [bench for bench, _ in plants]
+    named = [re.match(r"contaminated: (\S+)", v.reason)[1].split("+") for v in verdicts[:n]]
+    assert all(bench in names for bench, names in zip(expected, named, strict=True))
+    report = check_ctx.reports["contamination"]["benchmarks"]
+    assert report["gpqa"]["flagged"] >= 2 * 0.9 * 60 and report["gpqa"]["examples"]
+    assert sum(b["by_layer"]["embedding"] + b["by_layer"]["both"] for b in report.values()) > 0
+
+
+def test_filter_command_refuses_an_unknown_check(tmp_path):
+    line = error_line(taskseed("filter", "filter.checks=[format,spelling]", outputs=tmp_path))
+    assert "unknown check" in line and "spelling" in line and "decontam" in line
+    assert not (tmp_path / "artifacts").exists()
+
+
+@pytest.mark.slow
+def test_filter_command_writes_kept_rejected_report_and_funnel(smoke_experiment):
+    # The smoke experiment computed every stage; the command finds its filter artifact (default settings).
+    proc = taskseed("filter", "+experiment=smoke", outputs=smoke_experiment["outputs"])
+    artifact = artifact_of(proc)
+    assert "cache hit: filter" in proc.stderr
+    from taskseed.artifacts import Artifact
+
+    out = Artifact.load(artifact)
+    kept, rejected = out.read_records("kept"), out.read_records("rejected")
+    enriched = Artifact.load(out.manifest["inputs"]["examples"]["path"]).read_records()
+    assert len(kept) + len(rejected) == len(enriched) > 0
+    assert {r["id"] for r in kept} | {r["id"] for r in rejected} == {r["id"] for r in enriched}
+    for r in rejected:
+        assert r["rejection"]["check"] in r["checks"] and not r["checks"][r["rejection"]["check"]]["passed"]
+    for r in kept:
+        assert all(c["passed"] for c in r["checks"].values())
+    report = json.loads((artifact / "contamination.json").read_text())
+    assert set(report["benchmarks"]) == {"gpqa"}
+    funnel = json.loads((artifact / "funnel.json").read_text())
+    assert [s["check"] for s in funnel["steps"]] == ["format", "quality", "dedup", "decontam", "verify"]
+    assert (artifact / "funnel.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "filter yield" in proc.stdout
+
+
+def _swapped(record: dict) -> dict:
+    """The same example with a wrong option stored as its answer."""
+    wrong = (record["answer_index"] + 1) % len(record["choices"])
+    return copy.deepcopy(record) | {
+        "id": record["id"] + "-swapped",
+        "answer_index": wrong,
+        "answer_text": record["choices"][wrong],
+    }
+
+
+@pytest.mark.slow
+def test_verification_rejects_planted_wrong_answers(smoke_experiment, tmp_path):
+    from taskseed.config import compose, to_dict
+    from taskseed.filter.llm import CheckLLM
+
+    cfg = to_dict(compose([]))
+    cache = smoke_experiment["outputs"] / "cache"  # SmolLM2's copy is already there
+    llm = CheckLLM(cfg["filter"]["verify"], cfg["model"], cache, show_progress=False)
+    records = of_kind("mc")[:40]
+    wrong = [_swapped(r) for r in records]
+    check_ctx = ctx(tmp_path)
+    check_ctx.llm = llm
+    try:
+        verdicts = VerifyCheck(k=3, min_agreement=0.6, verifier=llm.describe()).run(
+            records + wrong, check_ctx
+        )
+    finally:
+        llm.close()
+    n = len(records)
+    kept_rate = sum(v.passed for v in verdicts[:n]) / n
+    caught = sum(not v.passed for v in verdicts[n:]) / n
+    print(f"\nverification (SmolLM2-135M verifier, k=3 rotated option orders, min_agreement 0.6): planted wrong "
+          f"answers rejected {caught:.0%}, SmolLM2's own stored answers kept {kept_rate:.0%}, of {n} each")  # fmt: skip
+    assert all(v.passed or v.code == "disagrees" for v in verdicts)
+    assert {round(3 * v.score) for v in verdicts} <= {0, 1, 2, 3}  # the share of k=3 votes
+    # A question's option orders depend on the question alone, so the stored and the planted answer face the
+    # same votes: each vote picks one option, so their agreement shares cannot add up to more than one, and
+    # with a majority threshold at most one of the two is kept.
+    for stored, planted in zip(verdicts[:n], verdicts[n:], strict=True):
+        assert stored.score + planted.score <= 1 + 1e-9
+        assert not (stored.passed and planted.passed)
