@@ -300,6 +300,13 @@ def near_duplicates_against(
     return _near(texts, reference_texts, threshold, ngram, num_perm, seed)
 
 
+def jaccard(a: str, b: str, n: int) -> float:
+    """Exact Jaccard similarity of two texts' shingle sets: for a few known pairs (MinHash finds pairs)."""
+    sa, sb = np.unique(shingles(a, n)), np.unique(shingles(b, n))
+    union = len(np.union1d(sa, sb))
+    return len(np.intersect1d(sa, sb, assume_unique=True)) / union if union else 0.0
+
+
 def duplicate_clusters(n: int, pairs: Iterable[Sequence[int | float]]) -> list[int]:
     """Cluster representative of each of n items: the smallest index connected to it by pairs.
 

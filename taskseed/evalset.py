@@ -21,7 +21,7 @@ from taskseed.artifacts import Artifact, content_hash
 from taskseed.data import DataSource
 from taskseed.display import progress, summary_table
 from taskseed.errors import TaskseedError
-from taskseed.firewall import normalize_text, template_affixes
+from taskseed.firewall import normalize_text, strip_affixes, template_affixes
 from taskseed.lmeval import TaskBuildError, build_task
 from taskseed.normalize import NormalizeError, normalize_doc
 from taskseed.stage import Session, StageContext, StageSpec
@@ -67,9 +67,7 @@ def suite_tasks(catalog: Artifact, suites: dict[str, list[str]]) -> dict[str, st
 
 def question_core(question: str, choices: list[str] | None, prefix: str, suffix: str) -> str:
     """The question without the template text all of the task's questions share, or the options it lists."""
-    end = len(question) - len(suffix)
-    if (prefix or suffix) and question.startswith(prefix) and question.endswith(suffix) and end > len(prefix):
-        question = question[len(prefix) : end]
+    question = strip_affixes(question, prefix, suffix)
     listed = list(OPTION_LINE.finditer(question))
     if choices:
         first = next(

@@ -166,13 +166,7 @@ class QuestionIndex:
         self.hashes: dict[bytes, str] = {}
 
     def content(self, question: str) -> str | None:
-        end = len(question) - len(self.suffix)
-        core = (
-            question[len(self.prefix) : end]
-            if question.startswith(self.prefix) and question.endswith(self.suffix) and end > len(self.prefix)
-            else question
-        )
-        norm = normalize_text(core)
+        norm = normalize_text(strip_affixes(question, self.prefix, self.suffix))
         return norm if norm and word_count(norm) >= self.min_words else None
 
     def add(self, question: str, origin: str) -> None:
@@ -185,6 +179,14 @@ class QuestionIndex:
         return (
             None if norm is None else self.hashes.get(hashlib.blake2b(norm.encode(), digest_size=10).digest())
         )
+
+
+def strip_affixes(text: str, prefix: str, suffix: str) -> str:
+    """`text` without the template prefix and suffix, when it has both and something is left between."""
+    end = len(text) - len(suffix)
+    if text.startswith(prefix) and text.endswith(suffix) and end > len(prefix):
+        return text[len(prefix) : end]
+    return text
 
 
 def template_affixes(texts: list[str]) -> tuple[str, str]:

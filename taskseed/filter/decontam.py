@@ -21,7 +21,7 @@ from taskseed.artifacts import Artifact
 from taskseed.filter.base import PASS, CheckContext, Verdict, fail
 
 
-def record_text(r: dict[str, Any]) -> str:
+def question_then_answer(r: dict[str, Any]) -> str:
     """Question then answer, so that a copied question/answer boundary is adjacent as in the benchmark."""
     return f"{r['question']}\n{r['answer_text']}"
 
@@ -71,8 +71,10 @@ class DecontamCheck:
         hits: list[list[tuple[str, str, float, str]]] = [
             [] for _ in records
         ]  # (layer, item_id, score, detail)
-        for n, r in enumerate(records):
-            for match in index.matches(record_text(r)):
+        texts = [question_then_answer(r) for r in records]
+        # the batched lookup first; only flagged records pay for the per-item match report
+        for n, flagged in enumerate(index.flags(texts)):
+            for match in index.matches(texts[n]) if flagged else ():
                 hits[n].append(("ngram", match.item_id, 1.0, f"{match.kind} n-gram {match.ngram!r}"))
         if self.embedding and records:
             from taskseed.embed import Embedder

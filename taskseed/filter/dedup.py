@@ -7,19 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from taskseed.filter.base import PASS, CheckContext, Verdict, fail
-from taskseed.firewall import normalize_text
 
 
-def record_text(r: dict[str, Any]) -> str:
+def example_text(r: dict[str, Any]) -> str:
+    """Everything that makes an example what it is: question, options and answer."""
     return " ".join([r["question"], *(r.get("choices") or []), r["answer_text"]])
-
-
-def shingle_jaccard(a: str, b: str, n: int) -> float:
-    """Exact Jaccard similarity of word n-gram sets (for the few record/seed pairs)."""
-    wa, wb = normalize_text(a).split(), normalize_text(b).split()
-    sa = {tuple(wa[i : i + n]) for i in range(max(1, len(wa) - n + 1))}
-    sb = {tuple(wb[i : i + n]) for i in range(max(1, len(wb) - n + 1))}
-    return len(sa & sb) / len(sa | sb) if sa and sb else 0.0
 
 
 @dataclass
@@ -37,17 +29,17 @@ class DedupCheck:
                 "seed_ngram": self.seed_ngram, "seed_threshold": self.seed_threshold, "seed": self.seed}  # fmt: skip
 
     def run(self, records: list[dict[str, Any]], ctx: CheckContext) -> list[Verdict]:
-        from taskseed.dedup import duplicate_clusters, exact_key, near_duplicate_pairs
+        from taskseed.dedup import duplicate_clusters, exact_key, jaccard, near_duplicate_pairs
 
         verdicts: list[Verdict] = [PASS] * len(records)
         first: dict[str, int] = {}
         for i, r in enumerate(records):
-            key = exact_key(record_text(r))
+            key = exact_key(example_text(r))
             if key in first:
                 verdicts[i] = fail(f"duplicate-exact: same text as {records[first[key]]['id']}")
             else:
                 first[key] = i
-        texts = [record_text(r) for r in records]
+        texts = [example_text(r) for r in records]
         pairs = near_duplicate_pairs(
             texts, threshold=self.threshold, ngram=self.ngram, num_perm=self.num_perm, seed=self.seed
         )
@@ -59,7 +51,7 @@ class DedupCheck:
         for i, r in enumerate(records):
             if not verdicts[i].passed:
                 continue
-            closest = max(((shingle_jaccard(r["question"], ctx.seeds[s]["question"], self.seed_ngram), s)
+            closest = max(((jaccard(r["question"], ctx.seeds[s]["question"], self.seed_ngram), s)
                            for s in r.get("seed_ids") or [] if s in ctx.seeds), default=(0.0, ""))  # fmt: skip
             if closest[0] >= self.seed_threshold:
                 verdicts[i] = fail(f"not-fresh: {closest[0]:.2f} Jaccard to seed {closest[1]}", closest[0])

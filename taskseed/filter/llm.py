@@ -26,6 +26,11 @@ class CheckLLM:
             self._runner = cached(make_backend(self.section, self.model_cfg, self.cache_dir), self.cache_dir)
         return self._runner
 
+    @property
+    def stats(self):
+        """Call statistics, or None when no check called the model."""
+        return None if self._runner is None else self._runner.stats
+
     def describe(self) -> dict[str, Any]:
         return self.runner.describe()
 

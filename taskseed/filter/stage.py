@@ -147,8 +147,8 @@ def build_filter(
             ctx.metrics[f"contamination.{bench}.flagged"] = entry["flagged"]
             for layer, n in entry["by_layer"].items():
                 ctx.metrics[f"contamination.{bench}.{layer}"] = n
-    if llm._runner is not None:
-        s = llm._runner.stats
+    if llm.stats is not None:
+        s = llm.stats
         ctx.stats["llm"] = {
             "calls": s.calls,
             "cache_hits": s.cache_hits,
