@@ -1,7 +1,8 @@
 """Batched generation (TransformersBackend) vs one-example-at-a-time `model.generate`, same prompts and model.
 
-Rows: real generation prompts (few-shot seeds, ~400 tokens) in fp32 and bf16, and short prompts (~30
-tokens), where decoding dominates. Both sides decode greedily; identical outputs are counted.
+Rows: real generation prompts (few-shot seeds, ~450 tokens) in fp32 and bf16, and short prompts (~30
+tokens), where decoding dominates. Both sides decode greedily; identical outputs are counted (fp32 must give
+32/32: bf16 rounding depends on the batch's shape, so there a few outputs diverge after some tokens).
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ def run() -> list[str]:
     prompts = real_prompts(32)
     short = [[{"role": "user", "content": f"Write a short story about a {w}."}] for w in WORDS]
     return [
-        compare("real few-shot prompts (~450 tokens)", prompts, "bfloat16", 32),
-        compare("real few-shot prompts (~450 tokens)", prompts[:16], "float32", 16),
+        # fp32 is the like-for-like row: greedy outputs must match the loop's token for token
+        compare("real few-shot prompts (~450 tokens)", prompts, "float32", 32, 192),
+        compare("real few-shot prompts (~450 tokens)", prompts, "bfloat16", 32, 192),
         compare("short prompts (~30 tokens)", short, "bfloat16", 16),
     ]

@@ -39,6 +39,28 @@ def sampling_of(section: dict[str, Any]) -> Sampling:
     )
 
 
+def sampling_by_kind(section: dict[str, Any], kinds: list[str]) -> dict[str, dict[str, Any]]:
+    """The base sampling with each kind's overrides (`sampling_by_kind.code.max_new_tokens=512`): a worked
+    solution or a program needs more room than a multiple-choice item."""
+    base = sampling_of(section).as_dict()
+    overrides = section.get("sampling_by_kind") or {}
+    unknown = sorted(set(overrides) - set(KINDS))
+    if unknown:
+        raise TaskseedError(
+            f"generate.sampling_by_kind has unknown kind(s) {unknown}; use {', '.join(KINDS)}"
+        )
+    out = {}
+    for kind in kinds:
+        extra = dict(overrides.get(kind) or {})
+        bad = sorted(set(extra) - {"temperature", "top_p", "max_new_tokens"})
+        if bad:
+            raise TaskseedError(
+                f"generate.sampling_by_kind.{kind} sets {bad}; only temperature, top_p, max_new_tokens"
+            )
+        out[kind] = Sampling(**{**base, **extra}).as_dict()
+    return out
+
+
 def retry_sampling(base: Sampling, attempt: int) -> Sampling:
     """A new sampling seed per attempt (and some temperature where the first try was greedy)."""
     if attempt == 0:
@@ -60,6 +82,7 @@ def generate_spec(cfg: dict[str, Any], seeds: Artifact, backend_info: dict[str, 
     config = {
         "backend": backend_info,
         "sampling": sampling_of(g).as_dict(),
+        "sampling_by_kind": sampling_by_kind(g, kinds),
         "num_examples": int(g["num_examples"]),
         "few_shot": int(g.get("few_shot", 3)),
         "max_attempts": int(g.get("max_attempts", 3)),
@@ -101,13 +124,14 @@ def plan_jobs(seed_rows: list[dict[str, Any]], config: dict[str, Any]) -> list[J
 
 
 def job_spec(config: dict[str, Any], backend_info: dict[str, Any]) -> JobSpec:
-    base = Sampling(**config["sampling"])
+    by_kind = config.get("sampling_by_kind") or {}
+    base = {kind: Sampling(**by_kind.get(kind, config["sampling"])) for kind in KINDS}
 
     def request(job: Job, attempt: int) -> ChatRequest:
         anchor, shots, kind = job.payload["anchor"], job.payload["shots"], job.payload["kind"]
         n = len(anchor["choices"]) if kind == "mc" else None
         return ChatRequest.of(
-            build_messages(anchor, shots, kind), retry_sampling(base, attempt), schema(kind, n)
+            build_messages(anchor, shots, kind), retry_sampling(base[kind], attempt), schema(kind, n)
         )
 
     def judge(job: Job, completion: Completion, attempt: int) -> Outcome:
@@ -129,7 +153,7 @@ def job_spec(config: dict[str, Any], backend_info: dict[str, Any]) -> JobSpec:
             "enrichment": None,
             "generator": {
                 **backend_info,
-                "sampling": retry_sampling(base, attempt).as_dict(),
+                "sampling": retry_sampling(base[kind], attempt).as_dict(),
                 "prompt_version": prompt_version(kind),
             },
             "checks": {"format": {"passed": True, "score": 1.0, "reason": ""}},

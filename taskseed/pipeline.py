@@ -84,6 +84,14 @@ def _check_llm_stage(section: str) -> Callable[[dict[str, Any]], None]:
     return check
 
 
+def _check_generate(cfg: dict[str, Any]) -> None:
+    from taskseed.generate import sampling_by_kind
+    from taskseed.prompts import KINDS
+
+    _check_llm_stage("generate")(cfg)
+    sampling_by_kind(cfg["generate"], list(cfg["generate"].get("kinds") or KINDS))
+
+
 def _check_filter(cfg: dict[str, Any]) -> None:
     from taskseed.filter import build_checks
 
@@ -96,7 +104,7 @@ def _check_filter(cfg: dict[str, Any]) -> None:
 # stage fails in a second instead of after the early stages have run.
 CONFIG_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "seeds": _check_seeds,
-    "generate": _check_llm_stage("generate"),
+    "generate": _check_generate,
     "enrich": _check_llm_stage("enrich"),
     "filter": _check_filter,
 }

@@ -57,6 +57,33 @@ def test_kinds_and_examples_come_from_the_seed_records():
     assert kind_of(webqs) == "short"
 
 
+def test_sampling_overrides_per_kind_reach_the_requests():
+    from taskseed.errors import TaskseedError
+    from taskseed.generate import job_spec, plan_jobs, sampling_by_kind
+
+    section = {"seed": 3, "sampling": {"temperature": 0.8, "top_p": 0.95, "max_new_tokens": 320},
+               "sampling_by_kind": {"code": {"max_new_tokens": 512}}}  # fmt: skip
+    by_kind = sampling_by_kind(section, ["mc", "code"])
+    assert by_kind["mc"]["max_new_tokens"] == 320 and by_kind["code"] == {
+        **by_kind["mc"],
+        "max_new_tokens": 512,
+    }
+    seeds = [{"task": t, "group": t, "family": "f", "output_type": o, "license": "MIT", "seed_id": f"{t}{i}", "question": f"Question {t} {i}?",
+              "choices": c, "answer_text": a, "answer_index": x, "alt_answers": [], "choice_labels": None}
+             for t, o, c, a, x in [("copa", "multiple_choice", ["yes", "no"], "yes", 0), ("mbpp", "generate_until", None, "def f(): pass", None)]
+             for i in range(4)]  # fmt: skip
+    config = {"sampling": by_kind["mc"], "sampling_by_kind": by_kind, "num_examples": 4, "few_shot": 1, "max_attempts": 1,
+              "group_temperature": 0.0, "task_temperature": 0.0, "kinds": ["mc", "code"], "kind_overrides": {"mbpp": "code"}, "tasks": None}  # fmt: skip
+    jobs = plan_jobs(seeds, config)
+    spec = job_spec(config, {})
+    tokens = {j.payload["kind"]: spec.request(j, 0).sampling.max_new_tokens for j in jobs}
+    assert tokens == {"mc": 320, "code": 512}
+    with pytest.raises(TaskseedError, match="unknown kind"):
+        sampling_by_kind({**section, "sampling_by_kind": {"cod": {"max_new_tokens": 9}}}, ["code"])
+    with pytest.raises(TaskseedError, match="only temperature"):
+        sampling_by_kind({**section, "sampling_by_kind": {"code": {"seed": 9}}}, ["code"])
+
+
 MC = {
     "kind": "mc",
     "question": "Which planet is known as the red planet?",
