@@ -2,7 +2,7 @@
 
 Rows: real generation prompts (few-shot seeds, ~450 tokens) in fp32 and bf16, and short prompts (~30
 tokens), where decoding dominates. Both sides decode greedily; identical outputs are counted (fp32 must give
-32/32: bf16 rounding depends on the batch's shape, so there a few outputs diverge after some tokens).
+32/32: bf16 rounding depends on the batch's shape, so there most outputs diverge after some tokens).
 """
 
 from __future__ import annotations
