@@ -15,7 +15,7 @@ def bench_template_rendering() -> list[str]:
     start = time.perf_counter()
     baseline = [utils.env.from_string(template).render(**d) for d in docs]
     base_s = time.perf_counter() - start
-    from taskseed.lmeval import memoize_templates
+    from taskseed.sources.lmeval import memoize_templates
 
     memoize_templates()
     start = time.perf_counter()

@@ -1,4 +1,4 @@
-"""N-gram decontamination (taskseed.decontam_ngrams) vs datatrove's NGramsDecontFilter, same items, docs and n.
+"""N-gram decontamination (taskseed.filter.ngrams) vs datatrove's NGramsDecontFilter, same items, docs and n.
 
 Index: real eval items from the mirror (GSM8K test, ARC-Challenge test, MMLU-Pro test), question + gold answer.
 Docs: real training-split records (GSM8K, CommonsenseQA, ARC, OpenBookQA, MuTual), a few hundred of them with
@@ -7,7 +7,7 @@ Both sides index 13-grams of query, answer and boundary with datatrove's default
 filtering phase is timed (index building is reported apart), on one core, best of three.
 
 datatrove's English word tokenizer needs spaCy, which the bench extra does not install: its filter and its
-indexer's `compute_hashes` run here with a whitespace tokenizer (see taskseed.decontam_ngrams for what differs).
+indexer's `compute_hashes` run here with a whitespace tokenizer (see taskseed.filter.ngrams for what differs).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from taskseed.decontam_ngrams import EvalItem, NGramIndex
+from taskseed.filter.ngrams import EvalItem, NGramIndex
 
 MIRROR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 

@@ -34,11 +34,11 @@ def real_prompts(n: int) -> list[list[dict[str, str]]]:
     """Generation prompts built from real seeds of mirror tasks, as the generate stage builds them."""
     from lm_eval.tasks import TaskManager
 
-    from taskseed.config import compose, to_dict
-    from taskseed.data import DataSource
-    from taskseed.lmeval import build_task
-    from taskseed.normalize import normalize_doc
-    from taskseed.prompts import build_messages, kind_of
+    from taskseed.core.config import compose, to_dict
+    from taskseed.sources.data import DataSource
+    from taskseed.sources.lmeval import build_task
+    from taskseed.sources.normalize import normalize_doc
+    from taskseed.synth.prompts import build_messages, kind_of
 
     cfg = to_dict(compose([]))
     source = DataSource.from_config(cfg["data"], Path(cfg["paths"]["root"]))
@@ -63,10 +63,10 @@ def compare(label: str, prompts, dtype: str, batch_size: int, max_new_tokens: in
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from taskseed.config import compose, to_dict
+    from taskseed.core.config import compose, to_dict
+    from taskseed.core.models import ensure_model
     from taskseed.llm.base import ChatRequest, Sampling
     from taskseed.llm.hf import TransformersBackend
-    from taskseed.models import ensure_model
 
     cfg = to_dict(compose([]))
     path = ensure_model(cfg["model"], Path(cfg["paths"]["cache"]))

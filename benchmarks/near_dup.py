@@ -1,4 +1,4 @@
-"""Near-duplicate detection: taskseed.dedup vs datasketch MinHash + MinHashLSH, same docs and parameters.
+"""Near-duplicate detection: taskseed.filter.minhash vs datasketch MinHash + MinHashLSH, same docs and parameters.
 
 Workload: ~100-word documents cut from real text of the offline dataset mirror, plus planted near-duplicates
 (copies with 1-4 words substituted, deleted or inserted), so there are thousands of true pairs across the
@@ -76,7 +76,7 @@ def plant_near_duplicates(docs: list[str], n_copies: int, seed: int = 0) -> list
 
 
 def _shingle_strings(text: str, n: int) -> list[str]:
-    from taskseed.dedup import normalize
+    from taskseed.filter.minhash import normalize
 
     words = normalize(text).split()
     return [" ".join(words[i : i + n]) for i in range(max(len(words) - n + 1, 1))]
@@ -96,7 +96,7 @@ def datasketch_pairs(texts: list[str]) -> set[tuple[int, int]]:
 
 
 def ours_pairs(texts: list[str]) -> set[tuple[int, int]]:
-    from taskseed.dedup import near_duplicate_pairs
+    from taskseed.filter.minhash import near_duplicate_pairs
 
     return {(i, j) for i, j, _ in near_duplicate_pairs(texts, THRESHOLD, NGRAM, NUM_PERM)}
 

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from taskseed.errors import TaskseedError
+from taskseed.core.errors import TaskseedError
 
 log = logging.getLogger("taskseed")
 COMMANDS = ("catalog", "seeds", "generate", "enrich", "filter", "run", "experiment", "model")
@@ -56,10 +56,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _environment(cfg: dict[str, Any]):
     """Logging, data source, caches and the session for a resolved config."""
-    from taskseed.data import DataSource, set_offline_env
-    from taskseed.display import setup_logging
-    from taskseed.stage import Session, ensure_writable
-    from taskseed.tracking import Tracker
+    from taskseed.core.display import setup_logging
+    from taskseed.core.stage import Session, ensure_writable
+    from taskseed.core.tracking import Tracker
+    from taskseed.sources.data import DataSource, set_offline_env
 
     setup_logging(cfg.get("log_level", "INFO"))
     outputs = Path(cfg["paths"]["outputs"])
@@ -73,7 +73,7 @@ def _environment(cfg: dict[str, Any]):
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from taskseed.config import compose, to_dict
+    from taskseed.core.config import compose, to_dict
 
     if args.command == "experiment":
         return _experiment(args.args)
@@ -95,7 +95,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"artifact: {list(artifacts.values())[-1].path}")
         return 0
     if args.command == "model":
-        from taskseed.models import ensure_model
+        from taskseed.core.models import ensure_model
 
         print(f"model: {ensure_model(cfg['model'], Path(cfg['paths']['cache']))}")
         return 0
@@ -103,9 +103,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _catalog(session, source, args) -> int:
-    from taskseed.catalog import load_catalog, public_view
-    from taskseed.display import print_summary, stdout, summary_table
-    from taskseed.seeds import license_policy
+    from taskseed.core.display import print_summary, stdout, summary_table
+    from taskseed.sources.catalog import load_catalog, public_view
+    from taskseed.sources.seeds import license_policy
 
     policy = license_policy(session.cfg)
     artifact = load_catalog(session, source, quiet=True)
@@ -151,7 +151,7 @@ def _experiment(argv: list[str]) -> int:
     if not argv or "=" in argv[0]:
         raise TaskseedError("usage: taskseed experiment NAME [overrides...]; NAME is a file in experiments/")
     name, overrides = argv[0], argv[1:]
-    from taskseed.config import conf_dir
+    from taskseed.core.config import conf_dir
 
     if not (conf_dir() / "experiment" / f"{name}.yaml").is_file():
         available = sorted(p.stem for p in (conf_dir() / "experiment").glob("*.yaml"))

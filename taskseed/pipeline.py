@@ -11,11 +11,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from taskseed.artifacts import Artifact
-from taskseed.config import compose, flatten, to_dict
-from taskseed.data import DataSource
-from taskseed.errors import TaskseedError
-from taskseed.stage import Session
+from taskseed.core.artifacts import Artifact
+from taskseed.core.config import compose, flatten, to_dict
+from taskseed.core.errors import TaskseedError
+from taskseed.core.stage import Session
+from taskseed.sources.data import DataSource
 
 log = logging.getLogger(__name__)
 
@@ -23,25 +23,25 @@ StageFn = Callable[[Session, DataSource, dict[str, Artifact]], Artifact]
 
 
 def _catalog(session: Session, source: DataSource, upstream: dict[str, Artifact]) -> Artifact:
-    from taskseed.catalog import load_catalog
+    from taskseed.sources.catalog import load_catalog
 
     return load_catalog(session, source, quiet=session.quiet)
 
 
 def _seeds(session: Session, source: DataSource, upstream: dict[str, Artifact]) -> Artifact:
-    from taskseed.seeds import run_seeds
+    from taskseed.sources.seeds import run_seeds
 
     return run_seeds(session, source)
 
 
 def _generate(session: Session, source: DataSource, upstream: dict[str, Artifact]) -> Artifact:
-    from taskseed.generate import run_generate
+    from taskseed.synth.generate import run_generate
 
     return run_generate(session, upstream["seeds"])
 
 
 def _enrich(session: Session, source: DataSource, upstream: dict[str, Artifact]) -> Artifact:
-    from taskseed.enrich import run_enrich
+    from taskseed.synth.enrich import run_enrich
 
     return run_enrich(session, upstream["generate"])
 
@@ -63,7 +63,7 @@ ORDER = list(STAGES)
 
 
 def _check_seeds(cfg: dict[str, Any]) -> None:
-    from taskseed.seeds import license_policy
+    from taskseed.sources.seeds import license_policy
 
     license_policy(cfg)
 
@@ -85,8 +85,8 @@ def _check_llm_stage(section: str) -> Callable[[dict[str, Any]], None]:
 
 
 def _check_generate(cfg: dict[str, Any]) -> None:
-    from taskseed.generate import sampling_by_kind
-    from taskseed.prompts import KINDS
+    from taskseed.synth.generate import sampling_by_kind
+    from taskseed.synth.prompts import KINDS
 
     _check_llm_stage("generate")(cfg)
     sampling_by_kind(cfg["generate"], list(cfg["generate"].get("kinds") or KINDS))

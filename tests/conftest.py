@@ -76,7 +76,7 @@ def full_seeds(outputs, mirror, catalog_json) -> dict:
 
 @pytest.fixture(scope="session")
 def seed_rows(full_seeds) -> list[dict]:
-    from taskseed.artifacts import Artifact
+    from taskseed.core.artifacts import Artifact
 
     return Artifact.load(full_seeds["path"]).read_records()
 

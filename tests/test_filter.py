@@ -234,11 +234,11 @@ def clean_records(rng: random.Random, per_source: int = 200) -> list[dict]:
 @pytest.fixture(scope="module")
 def evalset(tmp_path_factory, mirror):
     """The evaluation set of the MMLU-Pro, GPQA and math suites, built by the real stage code."""
-    from taskseed.catalog import load_catalog
-    from taskseed.config import compose, to_dict
-    from taskseed.data import DataSource
-    from taskseed.evalset import load_evalset
-    from taskseed.stage import Session
+    from taskseed.core.config import compose, to_dict
+    from taskseed.core.stage import Session
+    from taskseed.filter.evalset import load_evalset
+    from taskseed.sources.catalog import load_catalog
+    from taskseed.sources.data import DataSource
 
     outputs = tmp_path_factory.mktemp("evalset")
     cfg = to_dict(compose([f"paths.outputs={outputs}", "progress=false", "tracking.enabled=false",
@@ -296,7 +296,7 @@ def test_filter_command_writes_kept_rejected_report_and_funnel(smoke_experiment)
     proc = taskseed("filter", "+experiment=smoke", outputs=smoke_experiment["outputs"])
     artifact = artifact_of(proc)
     assert "cache hit: filter" in proc.stderr
-    from taskseed.artifacts import Artifact
+    from taskseed.core.artifacts import Artifact
 
     out = Artifact.load(artifact)
     kept, rejected = out.read_records("kept"), out.read_records("rejected")
@@ -327,7 +327,7 @@ def _swapped(record: dict) -> dict:
 
 @pytest.mark.slow
 def test_verification_rejects_planted_wrong_answers(smoke_experiment, tmp_path):
-    from taskseed.config import compose, to_dict
+    from taskseed.core.config import compose, to_dict
     from taskseed.filter.llm import CheckLLM
 
     cfg = to_dict(compose([]))

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from taskseed.artifacts import Artifact
-from taskseed.errors import FirewallError
-from taskseed.firewall import EvalIndex, QuestionIndex, check_task, template_affixes
+from taskseed.core.artifacts import Artifact
+from taskseed.core.errors import FirewallError
+from taskseed.sources.firewall import EvalIndex, QuestionIndex, check_task, template_affixes
 
 from .conftest import artifact_of, error_line, mirror_copy, taskseed
 

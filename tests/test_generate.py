@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from taskseed.artifacts import Artifact
-from taskseed.enrich import check_enrichment
-from taskseed.parsing import Reject
-from taskseed.prompts import example_json, kind_of, question_stem
-from taskseed.sampling import largest_remainder, task_quotas
+from taskseed.core.artifacts import Artifact
+from taskseed.synth.enrich import check_enrichment
+from taskseed.synth.parsing import Reject
+from taskseed.synth.prompts import example_json, kind_of, question_stem
+from taskseed.synth.sampling import largest_remainder, task_quotas
 
 from .conftest import ROOT, artifact_of, cli_env, taskseed
 
@@ -58,8 +58,8 @@ def test_kinds_and_examples_come_from_the_seed_records():
 
 
 def test_sampling_overrides_per_kind_reach_the_requests():
-    from taskseed.errors import TaskseedError
-    from taskseed.generate import job_spec, plan_jobs, sampling_by_kind
+    from taskseed.core.errors import TaskseedError
+    from taskseed.synth.generate import job_spec, plan_jobs, sampling_by_kind
 
     section = {"seed": 3, "sampling": {"temperature": 0.8, "top_p": 0.95, "max_new_tokens": 320},
                "sampling_by_kind": {"code": {"max_new_tokens": 512}}}  # fmt: skip

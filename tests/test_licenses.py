@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from taskseed.errors import TaskseedError
-from taskseed.licenses import LicensePolicy, LicenseTable
+from taskseed.core.errors import TaskseedError
+from taskseed.sources.licenses import LicensePolicy, LicenseTable
 
 TABLE = LicenseTable.load(Path(__file__).resolve().parents[1] / "conf" / "tables" / "licenses.yaml")
 

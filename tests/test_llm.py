@@ -7,12 +7,12 @@ import json
 import jsonschema
 import pytest
 
-from taskseed.config import compose, to_dict
+from taskseed.core.config import compose, to_dict
+from taskseed.core.models import ensure_model
 from taskseed.llm import ChatRequest, LLMCache, Sampling
 from taskseed.llm.cache import CachedBackend
 from taskseed.llm.hf import TransformersBackend
-from taskseed.models import ensure_model
-from taskseed.prompts import schema
+from taskseed.synth.prompts import schema
 
 
 @pytest.fixture(scope="session")

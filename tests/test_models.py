@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from taskseed.config import compose, to_dict
-from taskseed.models import ensure_model
+from taskseed.core.config import compose, to_dict
+from taskseed.core.models import ensure_model
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +35,7 @@ def test_smollm2_copy_matches_the_gguf(model_cache):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from taskseed.models import gguf_location
+    from taskseed.core.models import gguf_location
 
     cfg = to_dict(compose([]))["model"]
     path = ensure_model(cfg, model_cache)

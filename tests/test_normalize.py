@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from taskseed.data import DataSource
-from taskseed.lmeval import build_task
-from taskseed.normalize import (
+from taskseed.sources.data import DataSource
+from taskseed.sources.lmeval import build_task
+from taskseed.sources.normalize import (
     NormalizeError,
     _choice,
     _multiple_input,

@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from taskseed.artifacts import Artifact
-from taskseed.config import compose, to_dict
+from taskseed.core.artifacts import Artifact
+from taskseed.core.config import compose, to_dict
+from taskseed.core.models import ensure_model
 from taskseed.llm import ChatRequest, Sampling
 from taskseed.llm.openai import OpenAIBackend
-from taskseed.models import ensure_model
 
 from .conftest import artifact_of, taskseed
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from taskseed.parsing import parse_generation
+from taskseed.synth.parsing import parse_generation
 
 MC = {
     "question": "Which planet is known as the red planet?",

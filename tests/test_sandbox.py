@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from taskseed.sandbox import Limits, run_many, run_python, run_tests
+from taskseed.filter.sandbox import Limits, run_many, run_python, run_tests
 
 QUICK = Limits(wall_s=2.0, cpu_s=5.0, memory_mb=256)
 SOLUTION = "def add(a, b):\n    return a + b\n"

@@ -10,8 +10,8 @@ from copy import deepcopy
 
 import pytest
 
-from taskseed.artifacts import Artifact
-from taskseed.normalize import extract_labelled_options, is_bare_label
+from taskseed.core.artifacts import Artifact
+from taskseed.sources.normalize import extract_labelled_options, is_bare_label
 
 from .conftest import MIRROR, artifact_of, taskseed
 

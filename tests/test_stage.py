@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from taskseed.artifacts import Artifact, ShardWriter, fingerprint
-from taskseed.stage import Session, StageSpec
+from taskseed.core.artifacts import Artifact, ShardWriter, fingerprint
+from taskseed.core.stage import Session, StageSpec
 
 
 def _session(tmp_path, tracking=False):
@@ -104,7 +104,7 @@ def test_tracking_logs_a_run_per_stage(tmp_path):
 
 
 def test_wandb_mirror_offline(tmp_path):
-    from taskseed.tracking import Tracker
+    from taskseed.core.tracking import Tracker
 
     tracker = Tracker(
         {
@@ -118,7 +118,7 @@ def test_wandb_mirror_offline(tmp_path):
 
 
 def test_artifact_load_rejects_non_artifacts(tmp_path):
-    from taskseed.errors import TaskseedError
+    from taskseed.core.errors import TaskseedError
 
     with pytest.raises(TaskseedError, match="not a taskseed artifact"):
         Artifact.load(tmp_path)

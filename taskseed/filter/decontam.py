@@ -1,7 +1,7 @@
 """`decontam`: is the record (close to) an evaluation item? Two layers against the evaluation set artifact:
 
   ngram      any n-gram (13 by default) of the record is an n-gram of an evaluation question, or spans an
-             evaluation question's end and its answer's start (taskseed.decontam_ngrams, datatrove's rules);
+             evaluation question's end and its answer's start (taskseed.filter.ngrams, datatrove's rules);
   embedding  the cosine similarity of the record's question to an evaluation question (all-MiniLM-L6-v2)
              is at least `embedding_threshold`: this catches rewordings the n-grams miss.
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from taskseed.artifacts import Artifact
+from taskseed.core.artifacts import Artifact
 from taskseed.filter.base import PASS, CheckContext, Verdict, fail
 
 
@@ -57,8 +57,8 @@ class DecontamCheck:
                 "embedder": self.embedder.get("model", "all-MiniLM-L6-v2")}  # fmt: skip
 
     def run(self, records: list[dict[str, Any]], ctx: CheckContext) -> list[Verdict]:
-        from taskseed.decontam_ngrams import EvalItem, NGramIndex
-        from taskseed.evalset import read_evalset
+        from taskseed.filter.evalset import read_evalset
+        from taskseed.filter.ngrams import EvalItem, NGramIndex
 
         items, vectors = read_evalset(self.evalset)
         index = NGramIndex.build(
@@ -77,7 +77,7 @@ class DecontamCheck:
             for match in index.matches(texts[n]) if flagged else ():
                 hits[n].append(("ngram", match.item_id, 1.0, f"{match.kind} n-gram {match.ngram!r}"))
         if self.embedding and records:
-            from taskseed.embed import Embedder
+            from taskseed.filter.embed import Embedder
 
             embedder = Embedder(self.embedder.get("model", "all-MiniLM-L6-v2"), self.embedder.get("path"),
                                 int(self.embedder.get("batch_size", 128)), self.evalset.manifest["config"]["dtype"])  # fmt: skip

@@ -29,7 +29,7 @@ class DedupCheck:
                 "seed_ngram": self.seed_ngram, "seed_threshold": self.seed_threshold, "seed": self.seed}  # fmt: skip
 
     def run(self, records: list[dict[str, Any]], ctx: CheckContext) -> list[Verdict]:
-        from taskseed.dedup import duplicate_clusters, exact_key, jaccard, near_duplicate_pairs
+        from taskseed.filter.minhash import duplicate_clusters, exact_key, jaccard, near_duplicate_pairs
 
         verdicts: list[Verdict] = [PASS] * len(records)
         first: dict[str, int] = {}

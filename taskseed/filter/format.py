@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from taskseed.filter.base import PASS, CheckContext, Verdict, fail, kind_of
-from taskseed.firewall import normalize_text
-from taskseed.parsing import is_english
+from taskseed.sources.firewall import normalize_text
+from taskseed.synth.parsing import is_english
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from taskseed.display import progress
+from taskseed.core.display import progress
 from taskseed.llm import ChatRequest, Completion, cached, make_backend
 
 

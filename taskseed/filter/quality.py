@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taskseed.filter.base import CheckContext, Verdict, fail, kind_of
-from taskseed.firewall import normalize_text
+from taskseed.sources.firewall import normalize_text
 
 PLACEHOLDER = re.compile(
     r"lorem ipsum|\bTODO\b|\bexample question\b|\[insert|<[a-z_]+>|\{\{|\.\.\.\s*$", re.IGNORECASE

@@ -9,10 +9,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from taskseed.artifacts import Artifact, write_json_atomic
-from taskseed.data import DataSource
-from taskseed.display import summary_table
-from taskseed.errors import TaskseedError
+from taskseed.core.artifacts import Artifact, write_json_atomic
+from taskseed.core.display import summary_table
+from taskseed.core.errors import TaskseedError
+from taskseed.core.stage import Session, StageContext, StageSpec
 from taskseed.filter.base import Check, CheckContext
 from taskseed.filter.decontam import DecontamCheck
 from taskseed.filter.dedup import DedupCheck
@@ -21,7 +21,7 @@ from taskseed.filter.funnel import funnel_metrics, funnel_rows, funnel_stats, pl
 from taskseed.filter.llm import CheckLLM
 from taskseed.filter.quality import QualityCheck
 from taskseed.filter.verify import VerifyCheck
-from taskseed.stage import Session, StageContext, StageSpec
+from taskseed.sources.data import DataSource
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def verifier_llm(cfg: dict[str, Any], show_progress: bool) -> CheckLLM:
 
 
 def run_filter(session: Session, source: DataSource, upstream: dict[str, Artifact]) -> Artifact:
-    from taskseed.evalset import load_evalset
+    from taskseed.filter.evalset import load_evalset
 
     cfg = session.cfg
     section = cfg["filter"]

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taskseed.filter.base import CheckContext, Verdict, fail, kind_of
-from taskseed.firewall import normalize_text
 from taskseed.llm import ChatRequest, Sampling
-from taskseed.parsing import Reject, extract_json
+from taskseed.sources.firewall import normalize_text
+from taskseed.synth.parsing import Reject, extract_json
 
 LETTERS = "ABCDEFGHIJKLMNOP"
 SYSTEM = "You answer exam questions carefully. Reply with one JSON object and nothing else."
@@ -165,7 +165,7 @@ class VerifyCheck:
                 )
         code = [i for i, r in enumerate(records) if kind_of(r) == "code"]
         if code:
-            from taskseed.sandbox import Limits, run_many
+            from taskseed.filter.sandbox import Limits, run_many
 
             limits = Limits(**self.sandbox)
             programs = [

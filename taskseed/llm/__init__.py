@@ -1,11 +1,15 @@
-"""LLM backends behind one interface (`Backend.generate`), chosen by config, with a shared call cache."""
+"""LLM backends behind one interface (`Backend.generate`), chosen by config, with a shared call cache.
+
+In: a stage's backend section and a model config. Out: completions for chat requests (cached by hash of
+backend, model, sampling, prompt and schema). Used by `synth` (generate, enrich) and `filter` (verify, judge).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from taskseed.errors import TaskseedError
+from taskseed.core.errors import TaskseedError
 from taskseed.llm.base import Backend, ChatRequest, Completion, Sampling
 from taskseed.llm.cache import CachedBackend, LLMCache
 
@@ -17,8 +21,8 @@ def make_backend(section: dict[str, Any], model_cfg: dict[str, Any], cache_dir: 
     name = section.get("backend")
     structured = bool(section.get("structured", True))
     if name == "transformers":
+        from taskseed.core.models import ensure_model
         from taskseed.llm.hf import TransformersBackend
-        from taskseed.models import ensure_model
 
         opts = section.get("transformers") or {}
         path = ensure_model(model_cfg, cache_dir)
@@ -32,8 +36,8 @@ def make_backend(section: dict[str, Any], model_cfg: dict[str, Any], cache_dir: 
                              concurrency=opts.get("concurrency", 8), timeout_s=opts.get("timeout_s", 120), max_retries=opts.get("max_retries", 4),
                              backoff_s=opts.get("backoff_s", 1.0), structured=structured)  # fmt: skip
     if name == "vllm":
+        from taskseed.core.models import ensure_model
         from taskseed.llm.vllm import VLLMBackend
-        from taskseed.models import ensure_model
 
         opts = section.get("vllm") or {}
         return VLLMBackend(

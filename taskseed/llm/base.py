@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from taskseed.artifacts import content_hash
+from taskseed.core.artifacts import content_hash
 
 
 @dataclass(frozen=True)

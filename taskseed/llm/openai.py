@@ -13,7 +13,7 @@ import os
 import random
 from typing import Any
 
-from taskseed.errors import TaskseedError
+from taskseed.core.errors import TaskseedError
 from taskseed.llm.base import Backend, ChatRequest, Completion
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from taskseed.errors import TaskseedError
+from taskseed.core.errors import TaskseedError
 from taskseed.llm.base import Backend, ChatRequest, Completion
 from taskseed.llm.hf import model_digest
 

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from taskseed import __version__
-from taskseed.artifacts import MANIFEST, Artifact, ShardWriter, fingerprint, write_json_atomic
-from taskseed.config import flatten, project_root
-from taskseed.display import print_summary
-from taskseed.errors import TaskseedError
-from taskseed.tracking import Tracker
+from taskseed.core.artifacts import MANIFEST, Artifact, ShardWriter, fingerprint, write_json_atomic
+from taskseed.core.config import flatten, project_root
+from taskseed.core.display import print_summary
+from taskseed.core.errors import TaskseedError
+from taskseed.core.tracking import Tracker
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from taskseed.artifacts import content_hash
-from taskseed.errors import TaskseedError
+from taskseed.core.artifacts import content_hash
+from taskseed.core.errors import TaskseedError
 
 log = logging.getLogger(__name__)
 

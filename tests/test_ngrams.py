@@ -7,7 +7,7 @@ import json
 import pytest
 
 from benchmarks.decontam import datatrove_filter, datatrove_flags, eval_items, plant, training_docs
-from taskseed.decontam_ngrams import EvalItem, NGramIndex, words
+from taskseed.filter.ngrams import EvalItem, NGramIndex, words
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def kinds_for(index: NGramIndex, text: str, it: EvalItem) -> set[str]:
 def test_normalization_is_datatrove_simplify_text(items, mirror):
     from datatrove.utils.text import PUNCTUATION, simplify_text  # bench extra: the reference implementation
 
-    from taskseed.decontam_ngrams import _PUNCTUATION
+    from taskseed.filter.ngrams import _PUNCTUATION
 
     assert _PUNCTUATION == PUNCTUATION
     texts = [i.question + " " + i.answer for i in items[::7]]
@@ -121,7 +121,7 @@ def test_same_flags_as_datatrove(items, mirror, tmp_path, n, query):
 
 
 def test_numeric_ngrams_can_be_left_out_of_the_index():
-    from taskseed.decontam_ngrams import EvalItem, NGramIndex
+    from taskseed.filter.ngrams import EvalItem, NGramIndex
 
     item = EvalItem(
         "math", "m:1", "Table: 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 what is the sum of the table", "135"

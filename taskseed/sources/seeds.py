@@ -14,16 +14,16 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from taskseed.artifacts import Artifact, content_hash
-from taskseed.catalog import eligibility, load_catalog
-from taskseed.data import DataSource, read_jsonl
-from taskseed.display import progress, summary_table
-from taskseed.errors import TaskseedError
-from taskseed.firewall import EvalIndex, QuestionIndex, check_task
-from taskseed.licenses import LicensePolicy, LicenseTable
-from taskseed.lmeval import TaskBuildError, build_task
-from taskseed.normalize import NormalizeError, normalize_doc
-from taskseed.stage import Session, StageContext, StageSpec
+from taskseed.core.artifacts import Artifact, content_hash
+from taskseed.core.display import progress, summary_table
+from taskseed.core.errors import TaskseedError
+from taskseed.core.stage import Session, StageContext, StageSpec
+from taskseed.sources.catalog import eligibility, load_catalog
+from taskseed.sources.data import DataSource, read_jsonl
+from taskseed.sources.firewall import EvalIndex, QuestionIndex, check_task
+from taskseed.sources.licenses import LicensePolicy, LicenseTable
+from taskseed.sources.lmeval import TaskBuildError, build_task
+from taskseed.sources.normalize import NormalizeError, normalize_doc
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from taskseed.artifacts import content_hash
+from taskseed.core.artifacts import content_hash
 
 KINDS = ("mc", "short", "math", "code")
 LIMITS = {"question": 700, "option": 200, "answer": 300, "solution": 2000, "test": 300}

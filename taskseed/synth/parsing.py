@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from taskseed.firewall import normalize_text
-from taskseed.prompts import LIMITS
+from taskseed.sources.firewall import normalize_text
+from taskseed.synth.prompts import LIMITS
 
 MAX_OUTPUT_CHARS = 20_000
 FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from taskseed.errors import TaskseedError
+from taskseed.core.errors import TaskseedError
 
 log = logging.getLogger(__name__)
 

@@ -11,14 +11,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-from taskseed.artifacts import Artifact, content_hash
-from taskseed.firewall import normalize_text
-from taskseed.generate import finish_llm_stage
+from taskseed.core.artifacts import Artifact, content_hash
+from taskseed.core.stage import Session, StageContext, StageSpec
 from taskseed.llm import Sampling, cached, make_backend
 from taskseed.llm.base import ChatRequest, Completion
-from taskseed.llmjobs import Job, JobSpec, Outcome, run_jobs
-from taskseed.parsing import Reject, extract_json, is_english
-from taskseed.stage import Session, StageContext, StageSpec
+from taskseed.sources.firewall import normalize_text
+from taskseed.synth.generate import finish_llm_stage
+from taskseed.synth.llmjobs import Job, JobSpec, Outcome, run_jobs
+from taskseed.synth.parsing import Reject, extract_json, is_english
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ def enrich_spec(cfg: dict[str, Any], generated: Artifact, backend_info: dict[str
 
 
 def job_spec(config: dict[str, Any], backend_info: dict[str, Any]) -> JobSpec:
-    from taskseed.generate import retry_sampling
+    from taskseed.synth.generate import retry_sampling
 
     base = Sampling(**config["sampling"])
 
@@ -207,7 +207,7 @@ def build_enrich(ctx: StageContext, generated: Artifact, backend, config: dict[s
         for r in generated.iter_records()
     ]
     if not jobs:
-        from taskseed.errors import TaskseedError
+        from taskseed.core.errors import TaskseedError
 
         raise TaskseedError(
             f"the generate artifact {generated.path} has no kept examples to enrich; generate more (generate.num_examples)"

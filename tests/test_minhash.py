@@ -1,4 +1,4 @@
-"""taskseed.dedup on real text from the data mirror: exact keys, shingles, MinHash, LSH, clusters."""
+"""taskseed.filter.minhash on real text from the data mirror: exact keys, shingles, MinHash, LSH, clusters."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from taskseed.dedup import (
+from taskseed.filter.minhash import (
     LSHIndex,
     MinHasher,
     duplicate_clusters,

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from taskseed.errors import TaskseedError
+from taskseed.core.errors import TaskseedError
 
 log = logging.getLogger(__name__)
 

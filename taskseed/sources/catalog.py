@@ -17,13 +17,13 @@ from typing import Any
 
 import yaml
 
-from taskseed.artifacts import Artifact, file_digest
-from taskseed.data import DataSource
-from taskseed.display import summary_table
-from taskseed.errors import FirewallError, TaskseedError
-from taskseed.firewall import check_task, evaluated_splits, split_key
-from taskseed.licenses import LicensePolicy, LicenseTable
-from taskseed.stage import Session, StageContext, StageSpec
+from taskseed.core.artifacts import Artifact, file_digest
+from taskseed.core.display import summary_table
+from taskseed.core.errors import FirewallError, TaskseedError
+from taskseed.core.stage import Session, StageContext, StageSpec
+from taskseed.sources.data import DataSource
+from taskseed.sources.firewall import check_task, evaluated_splits, split_key
+from taskseed.sources.licenses import LicensePolicy, LicenseTable
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ def build_catalog(ctx: StageContext, cfg: dict[str, Any], source: DataSource) ->
     writer = ctx.writer("data", fmt="jsonl", shard_rows=100_000)
     writer.write_many(records)
     ctx.counts["data"] = writer.close()
-    from taskseed.artifacts import write_json_atomic
+    from taskseed.core.artifacts import write_json_atomic
 
     write_json_atomic(ctx.workdir / "eval_files.json", {k: sorted(v) for k, v in sorted(eval_files.items())})
     write_json_atomic(ctx.workdir / "protected_splits.json", protected)

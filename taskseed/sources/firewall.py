@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from taskseed.errors import FirewallError
+from taskseed.core.errors import FirewallError
 
 SplitKey = tuple[str, str | None, str]  # (dataset_path, dataset_name, split)
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from taskseed.artifacts import ShardWriter, read_shard
-from taskseed.display import progress
+from taskseed.core.artifacts import ShardWriter, read_shard
+from taskseed.core.display import progress
 from taskseed.llm.base import ChatRequest, Completion
 from taskseed.llm.cache import CachedBackend
 

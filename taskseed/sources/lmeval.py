@@ -15,8 +15,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from taskseed.data import DataSource, read_jsonl
-from taskseed.errors import TaskseedError
+from taskseed.core.errors import TaskseedError
+from taskseed.sources.data import DataSource, read_jsonl
 
 log = logging.getLogger(__name__)
 

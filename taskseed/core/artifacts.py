@@ -57,7 +57,7 @@ class Artifact:
         path = Path(path).resolve()
         manifest_path = path / MANIFEST
         if not manifest_path.is_file():
-            from taskseed.errors import TaskseedError
+            from taskseed.core.errors import TaskseedError
 
             raise TaskseedError(
                 f"{path} is not a taskseed artifact (no {MANIFEST}); pass a directory a stage printed"

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from taskseed.errors import TaskseedError
+from taskseed.core.errors import TaskseedError
 
 UNKNOWN = "unknown"
 

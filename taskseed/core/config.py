@@ -9,9 +9,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from taskseed.errors import TaskseedError
+from taskseed.core.errors import TaskseedError
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # taskseed/
 
 
 def conf_dir() -> Path:

@@ -17,14 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from taskseed.artifacts import Artifact, content_hash
-from taskseed.data import DataSource
-from taskseed.display import progress, summary_table
-from taskseed.errors import TaskseedError
-from taskseed.firewall import normalize_text, strip_affixes, template_affixes
-from taskseed.lmeval import TaskBuildError, build_task
-from taskseed.normalize import NormalizeError, normalize_doc
-from taskseed.stage import Session, StageContext, StageSpec
+from taskseed.core.artifacts import Artifact, content_hash
+from taskseed.core.display import progress, summary_table
+from taskseed.core.errors import TaskseedError
+from taskseed.core.stage import Session, StageContext, StageSpec
+from taskseed.sources.data import DataSource
+from taskseed.sources.firewall import normalize_text, strip_affixes, template_affixes
+from taskseed.sources.lmeval import TaskBuildError, build_task
+from taskseed.sources.normalize import NormalizeError, normalize_doc
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def load_evalset(session: Session, source: DataSource, catalog: Artifact) -> Art
 
 
 def build_evalset(ctx: StageContext, source: DataSource, catalog: Artifact) -> None:
-    from taskseed.embed import Embedder
+    from taskseed.filter.embed import Embedder
 
     records = {r["task"]: r for r in catalog.read_records()}
     tasks = suite_tasks(catalog, ctx.spec.config["suites"])
@@ -223,8 +223,8 @@ ANSWER_FIELDS = ("answer", "Correct Answer", "solution", "target", "canonical_so
 
 def _raw_items(record: dict[str, Any], source: DataSource) -> list[dict[str, Any]]:
     """Items from the raw mirror rows of the task's evaluated splits, by the usual field names."""
-    from taskseed.data import read_jsonl
-    from taskseed.firewall import evaluated_splits
+    from taskseed.sources.data import read_jsonl
+    from taskseed.sources.firewall import evaluated_splits
 
     out = []
     for split in evaluated_splits(record):

@@ -12,16 +12,16 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from taskseed.artifacts import Artifact, content_hash
-from taskseed.display import summary_table
-from taskseed.errors import TaskseedError
+from taskseed.core.artifacts import Artifact, content_hash
+from taskseed.core.display import summary_table
+from taskseed.core.errors import TaskseedError
+from taskseed.core.stage import Session, StageContext, StageSpec
 from taskseed.llm import Sampling, cached, make_backend
 from taskseed.llm.base import ChatRequest, Completion
-from taskseed.llmjobs import Job, JobSpec, Outcome, run_jobs
-from taskseed.parsing import parse_generation
-from taskseed.prompts import KINDS, build_messages, kind_of, prompt_version, question_stem, schema
-from taskseed.sampling import plan
-from taskseed.stage import Session, StageContext, StageSpec
+from taskseed.synth.llmjobs import Job, JobSpec, Outcome, run_jobs
+from taskseed.synth.parsing import parse_generation
+from taskseed.synth.prompts import KINDS, build_messages, kind_of, prompt_version, question_stem, schema
+from taskseed.synth.sampling import plan
 
 log = logging.getLogger(__name__)
 
