@@ -1,3 +1,7 @@
 """taskseed: task-seeded synthetic Q&A for continued pretraining."""
 
 __version__ = "0.1.0"
+
+# Typed config sections register with Hydra's ConfigStore on import, so any composition sees them.
+from taskseed.mix import config as _mix_config  # noqa: E402,F401
+from taskseed.training import config as _train_config  # noqa: E402,F401

@@ -4,6 +4,10 @@
     taskseed seeds [overrides...]              e.g. seeds.tasks=[arc_easy,gsm8k] seeds.license_policy=research
     taskseed generate [overrides...]           e.g. generate.backend=openai generate.num_examples=500
     taskseed enrich [overrides...]
+    taskseed filter [overrides...]
+    taskseed render [overrides...]            e.g. render.include_seeds=true render.parts.distractors=0
+    taskseed mix [overrides...]               e.g. mix.weights.synthetic=0.1 mix.token_budget=5000000
+    taskseed train [overrides...]             e.g. train.nproc=2 train.trainer=automodel
     taskseed run [overrides...]                the pipeline (pipeline.stages) under one MLflow parent run
     taskseed experiment NAME [overrides...]    experiments/NAME.yaml, every point of its sweep
     taskseed model [overrides...]              prepare the configured model copy and print its path
@@ -24,7 +28,19 @@ from typing import Any
 from taskseed.core.errors import TaskseedError
 
 log = logging.getLogger("taskseed")
-COMMANDS = ("catalog", "seeds", "generate", "enrich", "filter", "run", "experiment", "model")
+COMMANDS = (
+    "catalog",
+    "seeds",
+    "generate",
+    "enrich",
+    "filter",
+    "render",
+    "mix",
+    "train",
+    "run",
+    "experiment",
+    "model",
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,7 +98,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "catalog":
         return _catalog(session, source, args)
-    if args.command in ("seeds", "generate", "enrich", "filter"):
+    if args.command in ("seeds", "generate", "enrich", "filter", "render", "mix", "train"):
         from taskseed.pipeline import run_until
 
         artifact = run_until(session, source, args.command)

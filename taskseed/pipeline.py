@@ -52,12 +52,33 @@ def _filter(session: Session, source: DataSource, upstream: dict[str, Artifact])
     return run_filter(session, source, upstream)
 
 
+def _render(session: Session, source: DataSource, upstream: dict[str, Artifact]) -> Artifact:
+    from taskseed.mix.render import run_render
+
+    return run_render(session, upstream)
+
+
+def _mix(session: Session, source: DataSource, upstream: dict[str, Artifact]) -> Artifact:
+    from taskseed.mix.stage import run_mix
+
+    return run_mix(session, upstream)
+
+
+def _train(session: Session, source: DataSource, upstream: dict[str, Artifact]) -> Artifact:
+    from taskseed.training.stage import run_train
+
+    return run_train(session, upstream)
+
+
 STAGES: dict[str, StageFn] = {
     "catalog": _catalog,
     "seeds": _seeds,
     "generate": _generate,
     "enrich": _enrich,
     "filter": _filter,
+    "render": _render,
+    "mix": _mix,
+    "train": _train,
 }
 ORDER = list(STAGES)
 
@@ -100,6 +121,27 @@ def _check_filter(cfg: dict[str, Any]) -> None:
         _check_llm_stage("filter.verify")(cfg)
 
 
+def _check_typed(group: str) -> Callable[[dict[str, Any]], None]:
+    def check(cfg: dict[str, Any]) -> None:
+        from taskseed.core.schema import section
+
+        section(cfg, group)
+
+    return check
+
+
+def _check_mix(cfg: dict[str, Any]) -> None:
+    from taskseed.mix.stage import check
+
+    check(cfg)
+
+
+def _check_train(cfg: dict[str, Any]) -> None:
+    from taskseed.training.stage import check
+
+    check(cfg)
+
+
 # Cheap checks of each stage's config section, run before any stage writes anything, so a typo in a late
 # stage fails in a second instead of after the early stages have run.
 CONFIG_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
@@ -107,6 +149,9 @@ CONFIG_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "generate": _check_generate,
     "enrich": _check_llm_stage("enrich"),
     "filter": _check_filter,
+    "render": _check_typed("render"),
+    "mix": _check_mix,
+    "train": _check_train,
 }
 
 

@@ -102,3 +102,38 @@ def smoke_experiment(tmp_path_factory, mirror) -> dict:
     """`taskseed experiment smoke` once per test session: SmolLM2 through every stage, a two-point sweep."""
     outputs = tmp_path_factory.mktemp("smoke")
     return {"proc": taskseed("experiment", "smoke", outputs=outputs), "outputs": outputs}
+
+
+FIXTURE_EXAMPLES = ROOT / "tests" / "fixtures" / "smollm2_generated.jsonl"
+
+
+def make_artifact(
+    folder: Path, stage: str, records: list[dict], primary: str = "data", fmt: str = "jsonl"
+) -> Path:
+    """A committed artifact of `stage` holding `records`, as a stage would have written it (for tests that
+    start mid-flow, e.g. render from a filter's kept examples)."""
+    from taskseed.core.artifacts import ShardWriter, content_hash, write_json_atomic
+
+    path = folder / stage / content_hash(stage, [r.get("id") or r.get("seed_id") for r in records])
+    writer = ShardWriter(path / primary, fmt=fmt)
+    writer.write_many(records)
+    writer.close()
+    write_json_atomic(path / "manifest.json", {"stage": stage, "fingerprint": path.name, "primary": primary,
+                                               "counts": {primary: len(records)}})  # fmt: skip
+    return path
+
+
+def fixture_examples() -> list[dict]:
+    """74 SmolLM2-generated, enriched examples of every kind (mc, short, math, code)."""
+    return [json.loads(line) for line in FIXTURE_EXAMPLES.read_text().splitlines() if line.strip()]
+
+
+def session_for(outputs: Path, *overrides: str):
+    """A stage session on a fresh outputs folder (tracking off unless an override turns it on)."""
+    from taskseed.core.config import compose, to_dict
+    from taskseed.core.stage import Session
+
+    cfg = to_dict(
+        compose([f"paths.outputs={outputs}", "tracking.enabled=false", "progress=false", *overrides])
+    )
+    return Session(cfg)

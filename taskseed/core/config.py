@@ -47,7 +47,11 @@ def compose(overrides: list[str] | tuple[str, ...] = (), config_name: str = "con
         OmegaConf.resolve(cfg)
     except (HydraException, OmegaConfBaseException) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise TaskseedError(f"bad configuration override: {first}; see `conf/` for valid keys") from None
+        cause = str(err.__cause__ or "").strip().splitlines()
+        detail = f" ({cause[0]})" if cause and cause[0] not in first else ""
+        raise TaskseedError(
+            f"bad configuration override: {first}{detail}; see `conf/` for valid keys"
+        ) from None
     finally:
         GlobalHydra.instance().clear()
     return cfg

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import importlib.util
 import logging
 import os
@@ -137,3 +138,36 @@ def _tiny_llama(shape: dict[str, Any], cache_dir: Path, out: Path) -> None:
     )
     LlamaForCausalLM(config).save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
+
+
+def trained_model_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The model continued pretraining starts from (and whose tokenizer the mix uses): the `model` group,
+    or `train.model` when set (generate with one model, train another): the name of a config in conf/model/
+    or a Hugging Face model folder."""
+    choice = (cfg.get("train") or {}).get("model")
+    if not choice:
+        return cfg["model"]
+    import yaml
+
+    named = Path(cfg["paths"]["root"]) / "conf" / "model" / f"{choice}.yaml"
+    if named.is_file():
+        return yaml.safe_load(named.read_text())
+    folder = Path(str(choice)).expanduser()
+    if (folder / "config.json").is_file():
+        return {"name": folder.name, "path": str(folder.resolve())}
+    models = sorted(p.stem for p in named.parent.glob("*.yaml"))
+    raise TaskseedError(
+        f"train.model={choice!r} is neither a model config ({', '.join(models)}) nor a Hugging Face model folder"
+    )
+
+
+def model_digest(path: Path) -> str:
+    """A digest of a local model folder: config and tokenizer files by content, weights by name and size."""
+    digest = hashlib.sha256()
+    for file in sorted(path.iterdir()):
+        if file.is_file() and not file.name.startswith("."):
+            if file.suffix in (".json", ".jinja", ".model", ".txt"):
+                digest.update(file.name.encode() + b"\0" + file.read_bytes())
+            else:
+                digest.update(f"{file.name}\0{file.stat().st_size}".encode())
+    return digest.hexdigest()[:12]

@@ -57,6 +57,7 @@ class StageContext:
     summary: dict | None = None
     tracked_files: list[str] = field(default_factory=list)
     primary: str = "data"  # the folder of the main records (`kept` for stages that also write `rejected`)
+    series: dict | None = None  # per-step metrics: {"file": JSONL with a `step` per line, "keys": [...]}
 
     def writer(
         self, prefix: str = "data", fmt: str = "parquet", schema=None, shard_rows: int = 50_000
@@ -186,6 +187,7 @@ class Session:
                 "metrics": ctx.metrics,
                 "summary": ctx.summary,
                 "tracked_files": ctx.tracked_files,
+                "series": ctx.series,
                 "timings": ctx.timings,
                 "started_at": started.isoformat(timespec="seconds"),
                 "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -218,6 +220,9 @@ class Session:
             "artifact": str(artifact.path),
         }
         with self.tracker.stage(artifact.stage, self.params, tags) as run:
+            series = manifest.get("series")
+            if series:  # first: W&B wants its steps in order, and the summary metrics below take the next one
+                run.log_series(artifact.path / series["file"], series["keys"], prefix=f"{artifact.stage}.")
             run.log_metrics(
                 {
                     **manifest.get("metrics", {}),

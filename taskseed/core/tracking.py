@@ -41,6 +41,26 @@ class StageRun:
         if self._wandb and clean:
             self._wandb.log(clean, step=step)
 
+    def log_series(self, path: Path, keys: list[str], prefix: str = "") -> None:
+        """Per-step metrics from a JSONL file (one line per step with a `step` field), in batches."""
+        import json
+
+        rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+        if self._mlflow:
+            import time
+
+            from mlflow.entities import Metric
+
+            now = int(time.time() * 1000)
+            metrics = [Metric(_metric_key(prefix + k), float(r[k]), now, int(r["step"]))
+                       for r in rows for k in keys if isinstance(r.get(k), (int, float))]  # fmt: skip
+            client = self._mlflow.MlflowClient()
+            for i in range(0, len(metrics), 1000):
+                client.log_batch(self.run_id, metrics=metrics[i : i + 1000])
+        if self._wandb:
+            for r in rows:
+                self._wandb.log({prefix + k: r[k] for k in keys if k in r}, step=int(r["step"]))
+
     def log_artifact(self, path: Path, folder: str | None = None) -> None:
         if self._mlflow:
             self._mlflow.log_artifact(str(path), artifact_path=folder)

@@ -12,21 +12,10 @@ import hashlib
 import logging
 from pathlib import Path
 
+from taskseed.core.models import model_digest
 from taskseed.llm.base import Backend, ChatRequest, Completion
 
 log = logging.getLogger(__name__)
-
-
-def model_digest(path: Path) -> str:
-    """A digest of a local model folder: config and tokenizer files by content, weights by name and size."""
-    digest = hashlib.sha256()
-    for file in sorted(path.iterdir()):
-        if file.is_file() and not file.name.startswith("."):
-            if file.suffix in (".json", ".jinja", ".model", ".txt"):
-                digest.update(file.name.encode() + b"\0" + file.read_bytes())
-            else:
-                digest.update(f"{file.name}\0{file.stat().st_size}".encode())
-    return digest.hexdigest()[:12]
 
 
 class TransformersBackend(Backend):

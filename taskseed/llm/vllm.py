@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from taskseed.core.errors import TaskseedError
+from taskseed.core.models import model_digest
 from taskseed.llm.base import Backend, ChatRequest, Completion
-from taskseed.llm.hf import model_digest
 
 
 class VLLMBackend(Backend):

@@ -11,6 +11,7 @@ import yaml
 from taskseed.core.errors import TaskseedError
 
 UNKNOWN = "unknown"
+CLASS_ORDER = ("permissive", "share-alike", "noncommercial")  # most permissive first
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,12 @@ class LicenseTable:
         return str(configs.get(dataset_name, entry.get("license", UNKNOWN)))
 
     def class_of(self, license_id: str) -> str:
-        return UNKNOWN if license_id == UNKNOWN else self.classes.get(license_id, UNKNOWN)
+        """The license's class; for "A OR B" (the licensee's choice) the most permissive known class."""
+        if license_id == UNKNOWN:
+            return UNKNOWN
+        options = [self.classes.get(part.strip(), UNKNOWN) for part in license_id.split(" OR ")]
+        known = [c for c in CLASS_ORDER if c in options]
+        return known[0] if known else UNKNOWN
 
 
 @dataclass(frozen=True)
