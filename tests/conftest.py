@@ -137,3 +137,26 @@ def session_for(outputs: Path, *overrides: str):
         compose([f"paths.outputs={outputs}", "tracking.enabled=false", "progress=false", *overrides])
     )
     return Session(cfg)
+
+
+TINY = [
+    "train.model=tiny_llama",
+    "mix.replay.max_documents=200",
+    "mix.seq_length=64",
+    "mix.allow_repeat=true",
+]
+
+
+@pytest.fixture(scope="session")
+def small_mix(tmp_path_factory):
+    """(outputs, mix artifact): the fixture's 74 examples + 200 replay documents, tokenized for the tiny Llama,
+    25,600 tokens in 64-token samples."""
+    from taskseed.core.artifacts import Artifact
+    from taskseed.mix.render import run_render
+    from taskseed.mix.stage import run_mix
+
+    outputs = tmp_path_factory.mktemp("small_mix")
+    filt = make_artifact(outputs / "given", "filter", fixture_examples(), primary="kept")
+    session = session_for(outputs, *TINY, "mix.token_budget=25600")
+    render = run_render(session, {"filter": Artifact.load(filt)})
+    return outputs, run_mix(session, {"render": render})

@@ -100,3 +100,59 @@ def test_experiment_sweep_runs_each_point_and_reuses_earlier_stages(smoke_experi
             for r in children if r.data.tags["taskseed.stage"] == "filter"}  # fmt: skip
     assert kept["filter0.3"] >= kept["filter0.6"]  # a stricter verifier keeps no more
     assert json.loads(parents[0].data.params["seeds.tasks"]) == ["copa", "arc_easy"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["render.formats.markers.roman=1"], "render.formats.markers.roman"),
+        (["render.parts.knowledge=1.5"], "render.parts.knowledge=1.5 is not allowed"),
+        (["mix.weights.replay=-1"], "mix.weights.replay=-1.0 is not allowed; weights must be >= 0"),
+        (["mix.weights.synthetic=0", "mix.weights.replay=0"], "at least one weight must be > 0"),
+        (["mix.weights.seeds=0.5"], "render.include_seeds=true"),
+        (["mix.replay.path=/no/such/corpus"], "no replay corpus at /no/such/corpus"),
+        (["mix.token_budget=abc"], "mix.token_budget"),
+        (["train.trainer=megatron"], "train.trainer='megatron' is not allowed; use one of cpu, automodel"),
+        (["train.global_batch_size=6", "train.micro_batch_size=4"], "must be a multiple of"),
+        (["train.trainer=automodel", "train.automodel.python=/no/python"], "make train-env-gpu"),
+        (["train.model=no_such_model"], "train.model='no_such_model' is neither"),
+    ],
+)
+def test_bad_render_mix_train_settings_fail_before_any_stage(tmp_path, overrides, expected):
+    line = error_line(taskseed("train", *overrides, outputs=tmp_path))
+    assert expected in line, line
+    assert not (tmp_path / "artifacts").exists()
+
+
+TINY_TRAIN = ["+experiment=smoke", "filter.checks=[]", "train.model=tiny_llama", "mix.replay.max_documents=200",
+              "mix.seq_length=64", "mix.token_budget=12800", "mix.allow_repeat=true", "train.global_batch_size=8",
+              "train.micro_batch_size=4", "train.optim.lr=3e-3"]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_render_mix_train_commands_on_the_smoke_examples(smoke_experiment):
+    """`taskseed train` after the smoke run: its examples are rendered, mixed with replay text and trained on
+    (tiny Llama); the per-step loss lands in MLflow; a budget the data cannot fill is refused, exit 2."""
+    outputs = smoke_experiment["outputs"]
+    proc = taskseed("train", *TINY_TRAIN, outputs=outputs)
+    model = artifact_of(proc) / "model"
+    assert (model / "config.json").is_file() and (model / "tokenizer.json").is_file()
+    for stage in ("catalog", "seeds", "generate", "enrich"):
+        assert f"cache hit: {stage}" in proc.stderr, stage
+    assert "train (cpu, 1 process(es))" in proc.stdout
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{outputs / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("taskseed").experiment_id],
+                              filter_string="tags.`taskseed.stage` = 'train'")  # fmt: skip
+    assert len(runs) == 1
+    history = client.get_metric_history(runs[0].info.run_id, "train.loss")
+    assert sorted(m.step for m in history) == list(
+        range(1, 26)
+    )  # 12800 tokens / (8 x 64) steps, one point each
+    mixes = {p.name for p in (outputs / "artifacts" / "mix").iterdir() if not p.name.startswith(".")}
+    line = error_line(
+        taskseed("mix", *TINY_TRAIN, "mix.allow_repeat=false", "mix.token_budget=640000", outputs=outputs)
+    )
+    assert "needs" in line and "mix.allow_repeat=true" in line
+    assert {p.name for p in (outputs / "artifacts" / "mix").iterdir() if not p.name.startswith(".")} == mixes

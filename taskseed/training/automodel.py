@@ -21,6 +21,7 @@ import yaml
 from taskseed.core.artifacts import Artifact, file_digest
 from taskseed.core.errors import TaskseedError
 from taskseed.training.config import TrainConfig
+from taskseed.training.process import launch
 
 VALIDATOR = Path(__file__).resolve().parents[2] / "train" / "automodel" / "validate.py"
 
@@ -92,15 +93,14 @@ def render_recipe(tc: TrainConfig, mix: Artifact, model_dir: Path, steps: int, w
         values["checkpoint.restore_from"] = "LATEST"  # resume a killed run
     for key, value in values.items():
         set_dotted(recipe, key, value)
-    for key, value in tc.automodel.overrides.items():
-        set_dotted(recipe, key, yaml.safe_load(str(value)))
+    for item in tc.automodel.overrides:
+        key, value = item.split("=", 1)
+        set_dotted(recipe, key.strip(), yaml.safe_load(value))
     return recipe
 
 
 def run(workdir: Path, tc: TrainConfig, mix: Artifact, model_dir: Path, steps: int, cfg: dict[str, Any],
         fingerprint: str) -> None:  # fmt: skip
-    from taskseed.training.stage import launch
-
     check_environment(tc)
     recipe = render_recipe(tc, mix, model_dir, steps, workdir, cfg.get("tracking") or {}, fingerprint)
     (workdir / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))

@@ -41,8 +41,14 @@ class AutoModelConfig:
 
     python: str = "${paths.root}/train/.venv-automodel/bin/python"  # made by `make train-env-gpu`
     recipe: str = "${paths.root}/train/automodel/pretrain.yaml"  # the template the stage fills in
-    # Dotted overrides applied to the rendered recipe (AutoModel's own keys), e.g. {distributed.tp_size: 2}.
-    overrides: dict[str, str] = field(default_factory=dict)
+    # Overrides of the rendered recipe in AutoModel's own keys, as key=value (value parsed as YAML), e.g.
+    # 'train.automodel.overrides=["distributed.tp_size=2","checkpoint.is_async=true"]'
+    overrides: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for item in self.overrides:
+            require("=" in item and item.split("=", 1)[0].strip() != "", "train.automodel.overrides", item,
+                    "write each override as key=value, e.g. distributed.tp_size=2")  # fmt: skip
 
 
 @register("train")

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from taskseed.mix.blend import Blend, BlendTokenizer, build
 from taskseed.training import checkpoint
+from taskseed.training.process import die_with_parent
 
 LOG = "train_log.jsonl"
 
@@ -80,6 +81,7 @@ def main(plan_path: str) -> int:
     out = Path(plan["out"])
     train = plan["train"]
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    die_with_parent()  # torchrun killed (the stage was): stop at once, never race a resumed run
     dist.init_process_group("gloo")
     torch.set_num_threads(plan["threads"])
     torch.manual_seed(train["seed"] + rank)

@@ -13,9 +13,6 @@ import json
 import logging
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,6 +27,7 @@ from taskseed.core.stage import Session, StageContext, StageSpec
 from taskseed.mix.stage import blend_of
 from taskseed.training import automodel
 from taskseed.training.config import TrainConfig
+from taskseed.training.process import free_port, launch
 
 log = logging.getLogger(__name__)
 
@@ -116,46 +114,10 @@ def run_cpu_trainer(
     }  # fmt: skip
     write_json_atomic(out / "plan.json", plan)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", f"--nproc-per-node={tc.nproc}",
-           "--master-addr=127.0.0.1", f"--master-port={_free_port()}", "-m", "taskseed.training.cpu", str(out / "plan.json")]  # fmt: skip
+           "--master-addr=127.0.0.1", f"--master-port={free_port()}", "-m", "taskseed.training.cpu", str(out / "plan.json")]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": str(plan["threads"]), "TOKENIZERS_PARALLELISM": "false"}
     log.info("training %d steps on %d CPU process(es): %s", steps, tc.nproc, " ".join(cmd[2:]))
     launch(cmd, env, out / "trainer.log")
-
-
-def launch(cmd: list[str], env: dict[str, str], log_path: Path) -> None:
-    """Run a trainer process, its output to the console and `log_path`; it dies with us (PDEATHSIG)."""
-    with open(log_path, "a") as log_file:
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                preexec_fn=_die_with_parent)  # fmt: skip
-        assert proc.stdout is not None
-        try:
-            for line in proc.stdout:
-                log_file.write(line)
-                log_file.flush()
-                if line.startswith(("step ", "resuming ")):
-                    log.info(line.rstrip())
-            code = proc.wait()
-        except BaseException:
-            proc.kill()
-            raise
-    if code != 0:
-        tail = [ln for ln in log_path.read_text().splitlines() if ln.strip()][-1:] or ["(no output)"]
-        raise TaskseedError(
-            f"the trainer exited with code {code} ({tail[0][:200]}); see {log_path}, and re-run to resume from the last checkpoint"
-        )
-
-
-def _die_with_parent() -> None:
-    import ctypes
-
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def export_model(out: Path, base_model: Path) -> None:
