@@ -44,3 +44,14 @@ def test_policy(policy, allow_unknown, license_id, admitted):
 def test_unknown_policy_is_a_user_error():
     with pytest.raises(TaskseedError, match="unknown license policy 'open'"):
         LicensePolicy.from_config("open", False, TABLE)
+
+
+def test_replay_corpus_licenses_and_license_choices():
+    assert (
+        TABLE.class_of("Public Domain") == "permissive"
+        and TABLE.class_of("GFDL-1.3-or-later") == "share-alike"
+    )
+    # "A OR B" is the licensee's choice: the most permissive known alternative decides
+    assert TABLE.class_of("GPL-2.0-or-later OR CC-BY-SA-3.0") == "share-alike"
+    assert TABLE.class_of("Made-Up-1.0 OR MIT") == "permissive"
+    assert TABLE.class_of("Made-Up-1.0 OR Other-2.0") == "unknown"

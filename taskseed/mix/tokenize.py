@@ -121,7 +121,10 @@ def write_prefix(
     show_progress: bool = False,
     label: str = "",
 ) -> PrefixStats:
-    """Tokenize documents (`text` plus the `group_keys` fields counted in the stats) into `prefix`.bin/.idx."""
+    """Tokenize documents (`text` plus the `group_keys` fields counted in the stats) into `prefix`.bin/.idx.
+
+    Each batch is encoded on all cores, then appended as one array: packing adds ~5% to encoding (`make
+    bench`). Encoding the next batch in a thread while packing this one measured slower on 2 cores."""
     with quiet_megatron():
         from megatron.core.datasets.indexed_dataset import DType, IndexedDatasetBuilder
 
@@ -131,26 +134,40 @@ def write_prefix(
     prefix.parent.mkdir(parents=True, exist_ok=True)
     builder = IndexedDatasetBuilder(f"{prefix}.bin", dtype=dtype)
     bar = progress(desc=f"tokenizing {label}".strip(), enabled=show_progress, unit="doc")
+
     with _rust_threads(threads):
         for batch in _batches(documents, batch_size):
-            texts = [d["text"] for d in batch]
-            for doc, encoding in zip(
-                batch, rust.encode_batch_fast(texts, add_special_tokens=False), strict=True
-            ):
-                ids = encoding.ids
-                if not ids:
-                    stats.skipped_empty += 1
-                    continue
-                ids.append(tokenizer.eod)
-                builder.add_document(np.asarray(ids, dtype=dtype), [len(ids)])
-                stats.documents += 1
-                stats.tokens += len(ids)
-                for key in group_keys:
-                    stats.by[key][str(doc.get(key) or "")] += len(ids)
+            encodings = rust.encode_batch_fast([d["text"] for d in batch], add_special_tokens=False)
+            _append(builder, batch, encodings, tokenizer.eod, dtype, stats, group_keys)
             bar.update(len(batch))
     bar.close()
     builder.finalize(f"{prefix}.idx")
     return stats
+
+
+def _append(builder, batch, encodings, eod: int, dtype, stats: PrefixStats, group_keys) -> None:
+    """One batch as one write: every non-empty document its own sequence and document, EOD-terminated."""
+    flat: list[int] = []
+    lengths: list[int] = []
+    for doc, encoding in zip(batch, encodings, strict=True):
+        ids = encoding.ids
+        if not ids:
+            stats.skipped_empty += 1
+            continue
+        flat += ids
+        flat.append(eod)
+        lengths.append(len(ids) + 1)
+        for key in group_keys:
+            stats.by[key][str(doc.get(key) or "")] += len(ids) + 1
+    if not lengths:
+        return
+    first = len(builder.sequence_lengths)
+    builder.add_document(np.asarray(flat, dtype=dtype), lengths)
+    # add_document made the batch one document of many sequences; Megatron's GPT preprocessing makes each
+    # document one sequence, so give every sequence its own document boundary.
+    builder.document_indices[-1:] = range(first + 1, first + len(lengths) + 1)
+    stats.documents += len(lengths)
+    stats.tokens += len(flat)
 
 
 def read_prefix(prefix: Path | str):
