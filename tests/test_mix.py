@@ -97,3 +97,20 @@ def test_the_license_policy_applies_to_replay_records(rendered):
     assert {"GPL-2.0-or-later", "GFDL-1.1-or-later"} <= set(licenses["dropped"])
     card = (art.path / "DATACARD.md").read_text()
     assert "GPL-2.0-or-later" in card and "dropped" in card
+
+
+def test_an_existing_megatron_prefix_serves_as_the_replay_source(rendered):
+    """On a cluster the replay share is often an already tokenized corpus: named by its prefix, used in place."""
+    outputs, render = rendered
+    first = _mix(outputs, render, "mix.token_budget=20000", "mix.seq_length=64")
+    external = first.path / "data" / "replay"
+    art = _mix(outputs, render, "mix.token_budget=20000", "mix.seq_length=64", f"mix.replay.prefix={external}",
+               "mix.replay.license=CC-BY-4.0")  # fmt: skip
+    manifest = json.loads((art.path / "mixture.json").read_text())
+    replay = manifest["sources"]["replay"]
+    assert replay["prefix"] == str(external) and not (art.path / "data" / "replay.bin").exists()
+    assert replay["documents"] == 150 and replay["licenses"]["kept"] == {"CC-BY-4.0": 150}
+    assert str(external) in manifest["data_paths"]
+    with pytest.raises(TaskseedError, match="not admitted by the license policy"):
+        _mix(outputs, render, "mix.token_budget=20000", "mix.seq_length=64", f"mix.replay.prefix={external}",
+             "mix.replay.license=CC-BY-NC-4.0")  # fmt: skip

@@ -143,7 +143,10 @@ def finish(ctx: StageContext, records: list[dict[str, Any]], steps: int, tc: Tra
     end_loss = sum(r["loss"] for r in records[-window:]) / window
     speed = sorted(r["tokens_per_s"] or 0 for r in records)[len(records) // 2]
     memory = max((r.get("peak_rss_mb") or r.get("peak_gpu_mem_mb") or 0) for r in records)
-    ctx.series = {"file": LOG, "keys": ["loss", "lr", "grad_norm", "tokens_per_s", "peak_rss_mb"]}
+    ctx.series = {
+        "file": LOG,
+        "keys": ["loss", "lr", "grad_norm", "tokens_per_s", "peak_rss_mb", "peak_gpu_mem_mb"],
+    }
     ctx.stats.update({"steps": steps, "tokens": last["tokens"], "loss_first": first["loss"], "loss_last": last["loss"],
                       "loss_start_mean": start_loss, "loss_end_mean": end_loss, "median_tokens_per_s": speed,
                       "peak_memory_mb": memory, "trainer": tc.trainer, "nproc": tc.nproc})  # fmt: skip
