@@ -8,8 +8,11 @@
     taskseed render [overrides...]            e.g. render.include_seeds=true render.parts.distractors=0
     taskseed mix [overrides...]               e.g. mix.weights.synthetic=0.1 mix.token_budget=5000000
     taskseed train [overrides...]             e.g. train.nproc=2 train.trainer=automodel
+    taskseed eval [overrides...]              e.g. eval.target=base eval.score=[commonsense] eval.variant=full
+    taskseed report [overrides...]            deltas of the trained model vs the base model, with CIs
     taskseed run [overrides...]                the pipeline (pipeline.stages) under one MLflow parent run
     taskseed experiment NAME [overrides...]    experiments/NAME.yaml, every point of its sweep
+    taskseed sync [overrides...]               upload the runs a tracking server missed (tracking.journal)
     taskseed model [overrides...]              prepare the configured model copy and print its path
 
 Bad input prints one `error: ...` line and exits with code 2. Stage commands end with `artifact: PATH`.
@@ -28,19 +31,9 @@ from typing import Any
 from taskseed.core.errors import TaskseedError
 
 log = logging.getLogger("taskseed")
-COMMANDS = (
-    "catalog",
-    "seeds",
-    "generate",
-    "enrich",
-    "filter",
-    "render",
-    "mix",
-    "train",
-    "run",
-    "experiment",
-    "model",
-)
+# Stage commands run their stage (and, quietly, whatever it reads); the others are tools.
+STAGE_COMMANDS = ("seeds", "generate", "enrich", "filter", "render", "mix", "train", "eval", "report")
+COMMANDS = ("catalog", *STAGE_COMMANDS, "run", "experiment", "model", "sync")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,10 +51,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_SESSIONS: list = []  # this command's sessions, to report runs a tracking server missed
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_intermixed_args(argv)
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        missed = sum(s.tracker.missed for s in _SESSIONS)
+        if missed:
+            journal = _SESSIONS[-1].tracker.journal
+            print(
+                f"tracking: {missed} stage run(s) kept locally in {journal}; `taskseed sync` uploads them",
+                file=sys.stderr,
+            )
+        return code
     except TaskseedError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
@@ -85,7 +89,9 @@ def _environment(cfg: dict[str, Any]):
     # datasets reads this when first imported; keep its Arrow cache with the rest of our outputs.
     os.environ.setdefault("HF_DATASETS_CACHE", str(Path(cfg["paths"]["cache"]) / "hf_datasets"))
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")  # our own bars say more
-    return source, Session(cfg, Tracker(cfg["tracking"]))
+    session = Session(cfg, Tracker(cfg["tracking"]))
+    _SESSIONS.append(session)
+    return source, session
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -98,7 +104,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "catalog":
         return _catalog(session, source, args)
-    if args.command in ("seeds", "generate", "enrich", "filter", "render", "mix", "train"):
+    if args.command in STAGE_COMMANDS:
         from taskseed.pipeline import run_until
 
         artifact = run_until(session, source, args.command)
@@ -109,6 +115,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         artifacts = run_pipeline(session, source, list(cfg["pipeline"]["stages"]), run_name="run")
         print(f"artifact: {list(artifacts.values())[-1].path}")
+        return 0
+    if args.command == "sync":
+        from taskseed.core.display import print_summary
+        from taskseed.core.sync import sync
+
+        print_summary(sync(cfg["tracking"]))
         return 0
     if args.command == "model":
         from taskseed.core.models import ensure_model

@@ -70,6 +70,18 @@ def _train(session: Session, source: DataSource, upstream: dict[str, Artifact]) 
     return run_train(session, upstream)
 
 
+def _eval(session: Session, source: DataSource, upstream: dict[str, Artifact]) -> Artifact:
+    from taskseed.evaluation.stage import run_eval
+
+    return run_eval(session, source, upstream)
+
+
+def _report(session: Session, source: DataSource, upstream: dict[str, Artifact]) -> Artifact:
+    from taskseed.evaluation.report import run_report
+
+    return run_report(session, source, upstream)
+
+
 STAGES: dict[str, StageFn] = {
     "catalog": _catalog,
     "seeds": _seeds,
@@ -79,8 +91,39 @@ STAGES: dict[str, StageFn] = {
     "render": _render,
     "mix": _mix,
     "train": _train,
+    "eval": _eval,
+    "report": _report,
 }
 ORDER = list(STAGES)
+
+
+def _eval_needs(cfg: dict[str, Any]) -> list[str]:
+    # scoring the base model or a given folder needs no synthetic data, no training
+    return (
+        ["catalog", "train"] if (cfg.get("eval") or {}).get("target", "trained") == "trained" else ["catalog"]
+    )
+
+
+# The artifacts each stage reads (a function of the config where that varies), so a command computes only
+# what its stage depends on: `taskseed eval eval.target=base` needs the catalog, not a generation run.
+NEEDS: dict[str, list[str] | Callable[[dict[str, Any]], list[str]]] = {
+    "catalog": [], "seeds": ["catalog"], "generate": ["seeds"], "enrich": ["generate"],
+    "filter": ["catalog", "seeds", "generate", "enrich"], "render": ["seeds", "filter"], "mix": ["render"],
+    "train": ["mix"], "eval": _eval_needs, "report": ["catalog", "eval"],
+}  # fmt: skip
+
+
+def required(cfg: dict[str, Any], stages: list[str]) -> list[str]:
+    """The requested stages and everything they read, transitively, in flow order."""
+    wanted: set[str] = set()
+    todo = list(stages)
+    while todo:
+        stage = todo.pop()
+        if stage not in wanted:
+            wanted.add(stage)
+            needs = NEEDS[stage]
+            todo += needs(cfg) if callable(needs) else needs
+    return [s for s in ORDER if s in wanted]
 
 
 def _check_seeds(cfg: dict[str, Any]) -> None:
@@ -142,6 +185,12 @@ def _check_train(cfg: dict[str, Any]) -> None:
     check(cfg)
 
 
+def _check_report(cfg: dict[str, Any]) -> None:
+    from taskseed.evaluation.report import check
+
+    check(cfg)
+
+
 # Cheap checks of each stage's config section, run before any stage writes anything, so a typo in a late
 # stage fails in a second instead of after the early stages have run.
 CONFIG_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
@@ -152,12 +201,13 @@ CONFIG_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "render": _check_typed("render"),
     "mix": _check_mix,
     "train": _check_train,
+    "eval": _check_typed("eval"),
+    "report": _check_report,
 }
 
 
 def check_config(cfg: dict[str, Any], stages: list[str]) -> None:
-    last = max(ORDER.index(s) for s in stages)
-    for stage in ORDER[: last + 1]:
+    for stage in required(cfg, stages):
         if stage in CONFIG_CHECKS:
             CONFIG_CHECKS[stage](cfg)
 
@@ -166,7 +216,7 @@ def run_until(session: Session, source: DataSource, target: str) -> Artifact:
     """A single stage command: its upstream stages run (or are reused) quietly, then the stage itself."""
     check_config(session.cfg, [target])
     artifacts: dict[str, Artifact] = {}
-    for stage in ORDER[: ORDER.index(target) + 1]:
+    for stage in required(session.cfg, [target]):
         session.quiet = stage != target
         artifacts[stage] = STAGES[stage](session, source, artifacts)
     session.quiet = False
@@ -183,11 +233,11 @@ def run_pipeline(
     artifacts: dict[str, Artifact] = {}
     session.track_cache_hits = True  # every stage appears under the parent run, computed or reused
     with session.tracker.parent(run_name, params=session.params, tags=tags):
-        for stage in ORDER:
+        for stage in required(session.cfg, stages):
             if stage in stages:
                 log.info("stage %s", stage)
                 artifacts[stage] = STAGES[stage](session, source, artifacts)
-            elif any(ORDER.index(s) > ORDER.index(stage) for s in stages):
+            else:
                 session.quiet = True  # an input of a requested stage: reuse or compute it silently
                 artifacts[stage] = STAGES[stage](session, source, artifacts)
                 session.quiet = False

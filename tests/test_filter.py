@@ -184,7 +184,7 @@ def planted(rng: random.Random, per_benchmark: int = 60) -> list[tuple[str, dict
             )
         )
     for row in rng.sample(_jsonl("openai/gsm8k/main/test.jsonl"), per_benchmark):
-        out.append(("math", {"question": row["question"], "choices": None, "answer_text": row["answer"]}))
+        out.append(("gsm8k", {"question": row["question"], "choices": None, "answer_text": row["answer"]}))
     records = []
     for n, (bench, r) in enumerate(out):
         if r["choices"]:
@@ -242,7 +242,7 @@ def evalset(tmp_path_factory, mirror):
 
     outputs = tmp_path_factory.mktemp("evalset")
     cfg = to_dict(compose([f"paths.outputs={outputs}", "progress=false", "tracking.enabled=false",
-                           "filter.decontam.suites=[mmlu_pro,gpqa,math]"]))  # fmt: skip
+                           "eval.suites.knowledge=[mmlu_pro]", "filter.decontam.suites=[knowledge,science,math]"]))  # fmt: skip
     source = DataSource.from_config(cfg["data"], Path(cfg["paths"]["root"]))
     session = Session(cfg)
     return load_evalset(session, source, load_catalog(session, source))

@@ -190,7 +190,8 @@ def test_mlflow_run_records_config_counts_artifacts_and_dataset(full_seeds):
     assert run.data.tags["taskseed.stage"] == "seeds" and run.data.tags["cache_hit"] == "false"
     params = run.data.params
     assert params["seeds.license_policy"] == "commercial" and params["seeds.tasks"] == "all"
-    assert "data.mirror" in params and json.loads(params["eval.suites.math"]) == ["gsm8k", "minerva_math"]
+    assert "data.mirror" in params and json.loads(params["eval.suites.math"]) == ["taskseed_math"]
+    assert json.loads(params["eval.protected_only.math"]) == ["minerva_math"]
     manifest = Artifact.load(full_seeds["path"]).manifest
     for task, stats in manifest["stats"]["tasks"].items():
         assert run.data.metrics[f"seeds.{task}"] == stats["seeds"]

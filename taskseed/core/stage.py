@@ -58,6 +58,7 @@ class StageContext:
     tracked_files: list[str] = field(default_factory=list)
     primary: str = "data"  # the folder of the main records (`kept` for stages that also write `rejected`)
     series: dict | None = None  # per-step metrics: {"file": JSONL with a `step` per line, "keys": [...]}
+    register_model: dict | None = None  # a model version to register with the run: {name, source, tags}
 
     def writer(
         self, prefix: str = "data", fmt: str = "parquet", schema=None, shard_rows: int = 50_000
@@ -188,6 +189,7 @@ class Session:
                 "summary": ctx.summary,
                 "tracked_files": ctx.tracked_files,
                 "series": ctx.series,
+                "register_model": ctx.register_model,
                 "timings": ctx.timings,
                 "started_at": started.isoformat(timespec="seconds"),
                 "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -213,30 +215,44 @@ class Session:
         return artifact
 
     def _track(self, artifact: Artifact, cache_hit: bool) -> None:
-        manifest = artifact.manifest
-        tags = {
-            "fingerprint": artifact.fingerprint,
-            "cache_hit": str(cache_hit).lower(),
-            "artifact": str(artifact.path),
-        }
-        with self.tracker.stage(artifact.stage, self.params, tags) as run:
-            series = manifest.get("series")
-            if series:  # first: W&B wants its steps in order, and the summary metrics below take the next one
-                run.log_series(artifact.path / series["file"], series["keys"], prefix=f"{artifact.stage}.")
-            run.log_metrics(
-                {
-                    **manifest.get("metrics", {}),
-                    **{f"rows.{k}": v for k, v in manifest.get("counts", {}).items()},
-                }
-            )
-            run.log_metrics({f"seconds.{k}": v for k, v in manifest.get("timings", {}).items()})
-            run.log_artifact(artifact.path / MANIFEST)
-            for name in manifest.get("tracked_files", []):
-                run.log_artifact(artifact.path / name)
-            for name, info in manifest.get("inputs", {}).items():
-                with contextlib.suppress(TaskseedError):
-                    run.log_dataset(Artifact.load(info["path"]), context=f"input:{name}")
-            run.log_dataset(artifact, context="output", rows=sum(manifest.get("counts", {}).values()) or None)
+        """Log the artifact's run; if MLflow fails (a server down or slow), journal it for `taskseed sync`."""
+        if self.tracker.offline:
+            self.tracker.record_missed(artifact.path, cache_hit, self.params)
+            return
+        try:
+            track_artifact(self.tracker, artifact, self.params, cache_hit)
+        except TaskseedError:
+            raise
+        except Exception as err:  # noqa: BLE001 - tracking never fails the pipeline
+            self.tracker.fail(err)
+            self.tracker.record_missed(artifact.path, cache_hit, self.params)
+
+
+def track_artifact(tracker: Tracker, artifact: Artifact, params: dict[str, str], cache_hit: bool) -> None:
+    """One stage run for an artifact: params, metrics (per-step series first), files, lineage, model."""
+    manifest = artifact.manifest
+    tags = {
+        "fingerprint": artifact.fingerprint,
+        "cache_hit": str(cache_hit).lower(),
+        "artifact": str(artifact.path),
+    }
+    with tracker.stage(artifact.stage, params, tags) as run:
+        series = manifest.get("series")
+        if series:  # first: W&B wants its steps in order, and the summary metrics below take the next one
+            run.log_series(artifact.path / series["file"], series["keys"], prefix=f"{artifact.stage}.")
+        run.log_metrics(
+            {**manifest.get("metrics", {}), **{f"rows.{k}": v for k, v in manifest.get("counts", {}).items()}}
+        )
+        run.log_metrics({f"seconds.{k}": v for k, v in manifest.get("timings", {}).items()})
+        run.log_artifact(artifact.path / MANIFEST)
+        for name in manifest.get("tracked_files", []):
+            run.log_artifact(artifact.path / name)
+        for name, info in manifest.get("inputs", {}).items():
+            with contextlib.suppress(TaskseedError):
+                run.log_dataset(Artifact.load(info["path"]), context=f"input:{name}")
+        run.log_dataset(artifact, context="output", rows=sum(manifest.get("counts", {}).values()) or None)
+        if manifest.get("register_model"):
+            run.register_model(**manifest["register_model"])
 
 
 @contextlib.contextmanager

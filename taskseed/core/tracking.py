@@ -19,8 +19,15 @@ from taskseed.core.errors import TaskseedError
 log = logging.getLogger(__name__)
 
 
-def _quiet_mlflow() -> None:
+def _quiet_mlflow(remote: bool = False) -> None:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    if remote:  # MLflow's defaults retry a dead server for minutes; fail fast, the journal keeps the runs
+        logging.getLogger("urllib3").setLevel(
+            logging.ERROR
+        )  # one line says the server failed, not every retry
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", module="mlflow")
@@ -61,6 +68,24 @@ class StageRun:
             for r in rows:
                 self._wandb.log({prefix + k: r[k] for k in keys if k in r}, step=int(r["step"]))
 
+    def register_model(self, name: str, source: str, tags: dict[str, str] | None = None) -> None:
+        """A model version of `name` whose files are `source` (a local model folder, not copied), linked to
+        this run, with `tags` (e.g. the evaluation deltas)."""
+        if not self._mlflow:
+            return
+        from mlflow.exceptions import MlflowException
+
+        client = self._mlflow.MlflowClient()
+        try:
+            client.get_registered_model(name)
+        except MlflowException:
+            client.create_registered_model(
+                name, description="taskseed checkpoints: continued pretraining runs"
+            )
+        version = client.create_model_version(name, Path(source).resolve().as_uri(), run_id=self.run_id,
+                                              tags={k: str(v) for k, v in (tags or {}).items()})  # fmt: skip
+        self.set_tags({"registered_model": f"{name}/{version.version}"})
+
     def log_artifact(self, path: Path, folder: str | None = None) -> None:
         if self._mlflow:
             self._mlflow.log_artifact(str(path), artifact_path=folder)
@@ -96,18 +121,38 @@ def _metric_key(key: str) -> str:
 
 
 class Tracker:
+    """MLflow (and W&B) runs for a command. A tracking server that is down, slow or failing never fails or
+    stalls the pipeline: the first failure is reported once, MLflow is not called again by this process, and
+    each stage run it could not log is written to the journal (`tracking.journal`) for `taskseed sync`."""
+
     def __init__(self, cfg: dict[str, Any]):
         self.cfg = cfg
         self.enabled = bool(cfg.get("enabled", True))
         self.wandb_cfg = cfg.get("wandb") or {}
+        self.journal = Path(cfg["journal"]) if cfg.get("journal") else None
+        self.offline = False  # MLflow failed in this process: results stay local, journalled
+        self.missed = 0  # stage runs journalled instead of logged
         self._mlflow = None
         self._experiment_id: str | None = None
         self._parent_name: str | None = None
+        self._parent: dict[str, Any] | None = None  # the open parent run, as the journal records it
+
+    @property
+    def remote(self) -> bool:
+        return str(self.cfg.get("uri", "")).startswith(("http://", "https://"))
+
+    def fail(self, err: BaseException) -> None:
+        """Go offline for the rest of this process, saying so once."""
+        if not self.offline:
+            self.offline = True
+            first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+            log.warning("tracking: MLflow at %s failed (%s: %s); results stay local and `taskseed sync` uploads "
+                        "them when it is back", self.cfg.get("uri"), type(err).__name__, first)  # fmt: skip
 
     def _ensure_mlflow(self):
-        if self._mlflow is not None or not self.enabled:
-            return self._mlflow
-        _quiet_mlflow()
+        if self._mlflow is not None or not self.enabled or self.offline:
+            return None if self.offline else self._mlflow
+        _quiet_mlflow(self.remote)
         import mlflow
         from mlflow.exceptions import MlflowException
 
@@ -125,41 +170,73 @@ class Tracker:
         try:
             experiment = mlflow.get_experiment_by_name(name)
             if experiment is None:
-                location = self.cfg.get("artifact_location")
+                location = (
+                    None if self.remote else self.cfg.get("artifact_location")
+                )  # a server stores its own
                 if location:
                     location = Path(location).resolve().as_uri()
                 self._experiment_id = mlflow.create_experiment(name, artifact_location=location)
             else:
                 self._experiment_id = experiment.experiment_id
-        except MlflowException as err:
-            raise TaskseedError(
-                f"MLflow store {uri} is not usable: {str(err).splitlines()[0]}; check tracking.uri"
-            ) from None
+        except Exception as err:  # noqa: BLE001 - a server can fail in many ways; a local store cannot be fixed later
+            if self.remote:
+                self.fail(err)
+                return None
+            detail = (
+                str(err).splitlines()[0]
+                if isinstance(err, MlflowException)
+                else f"{type(err).__name__}: {err}"
+            )
+            raise TaskseedError(f"MLflow store {uri} is not usable: {detail}; check tracking.uri") from None
         self._mlflow = mlflow
         return mlflow
 
     @contextlib.contextmanager
     def parent(
-        self, name: str, params: dict[str, str] | None = None, tags: dict[str, Any] | None = None
-    ) -> Iterator[StageRun]:
-        """One parent run per experiment run; stage runs opened inside nest under it."""
+        self, name: str, params: dict[str, str] | None = None, tags: dict[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> Iterator[StageRun]:  # fmt: skip
+        """One parent run per experiment run; stage runs opened inside nest under it (`run_id`: reopen one)."""
+        import uuid
+
+        tags = {"taskseed.kind": "experiment", **(tags or {})}
+        self._parent = {
+            "key": uuid.uuid4().hex,
+            "name": name,
+            "tags": {k: str(v) for k, v in tags.items()},
+            "run_id": None,
+        }
         mlflow = self._ensure_mlflow()
-        if mlflow is None:
-            yield StageRun(None)
-            return
-        with mlflow.start_run(experiment_id=self._experiment_id, run_name=name):
-            handle = StageRun(mlflow)
-            if params:
-                mlflow.log_params(_clip_params(params))
-            handle.set_tags({"taskseed.kind": "experiment", **(tags or {})})
-            self._parent_name = name
+        started = None
+        if mlflow is not None:
             try:
-                yield handle
-            finally:
-                self._parent_name = None
+                started = mlflow.start_run(run_id=run_id, experiment_id=None if run_id else self._experiment_id,
+                                           run_name=None if run_id else name)  # fmt: skip
+                self._parent["run_id"] = started.info.run_id
+                if params and not run_id:
+                    mlflow.log_params(_clip_params(params))
+                mlflow.set_tags(self._parent["tags"])
+            except Exception as err:  # noqa: BLE001
+                self.fail(err)
+        self._parent_name = name
+        status = "FINISHED"
+        try:
+            yield StageRun(mlflow if started is not None and not self.offline else None)
+        except BaseException:
+            status = "FAILED"
+            raise
+        finally:
+            self._parent_name = None
+            self._parent = None
+            if started is not None and not self.offline:
+                try:
+                    mlflow.end_run(status)
+                except Exception as err:  # noqa: BLE001
+                    self.fail(err)
 
     @contextlib.contextmanager
     def stage(self, stage: str, params: dict[str, str], tags: dict[str, Any]) -> Iterator[StageRun]:
+        """A stage run (nested under the open parent). MLflow errors raise; `Session` journals them."""
         mlflow = self._ensure_mlflow()
         wandb_run = self._start_wandb(stage, params, tags)
         try:
@@ -176,6 +253,21 @@ class Tracker:
             if wandb_run is not None:
                 wandb_run.finish()
 
+    def record_missed(self, artifact_path: Path, cache_hit: bool, params: dict[str, str]) -> None:
+        """Journal a stage run MLflow could not take, with what `taskseed sync` needs to log it later."""
+        self.missed += 1
+        if self.journal is None:
+            return
+        import datetime as dt
+        import json
+
+        entry = {"artifact": str(artifact_path), "cache_hit": cache_hit, "params": params, "parent": self._parent,
+                 "experiment": self.cfg.get("experiment", "taskseed"),
+                 "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}  # fmt: skip
+        self.journal.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.journal, "a") as fh:
+            fh.write(json.dumps(entry) + "\n")
+
     def _start_wandb(self, stage: str, params: dict[str, str], tags: dict[str, Any]):
         if not self.wandb_cfg.get("enabled"):
             return None
@@ -191,7 +283,7 @@ class Tracker:
             name=stage,
             group=self._parent_name,
             config=params,
-            tags=[f"{k}={v}" for k, v in tags.items()][:20],
+            tags=[f"{k}={v}"[:64] for k, v in tags.items()][:20],  # W&B refuses tags over 64 characters
             reinit="finish_previous",
         )
 

@@ -22,14 +22,14 @@ from taskseed.core.display import progress, summary_table
 from taskseed.core.errors import TaskseedError
 from taskseed.core.stage import Session, StageContext, StageSpec
 from taskseed.sources.data import DataSource
-from taskseed.sources.firewall import normalize_text, strip_affixes, template_affixes
+from taskseed.sources.firewall import normalize_text, protected_suites, strip_affixes, template_affixes
 from taskseed.sources.lmeval import TaskBuildError, build_task
 from taskseed.sources.normalize import NormalizeError, normalize_doc
 
 log = logging.getLogger(__name__)
 
 STAGE = "evalset"
-VERSION = "1"
+VERSION = "2"  # 2: items labelled by benchmark (lm-eval group), not by suite
 SUITE_ENTRY = re.compile(r"^(?P<task>.+) \((?P<suite>[^()]+)\)$")
 OPTION_LINE = re.compile(r"^\s*(\(?[A-Za-z]\)|[A-Za-z][.:)])\s+", re.MULTILINE)
 OPTION_ITEM = re.compile(r"^\s*\(?([A-Z])[.:)]\)?\s+(.+)$", re.MULTILINE)
@@ -39,7 +39,7 @@ OPTIONS_HEADER = re.compile(r"\n\s*(answer\s+)?(choices|options)\s*:?\s*$", re.I
 
 def selected_suites(cfg: dict[str, Any]) -> dict[str, list[str]]:
     """The evaluation suites to decontaminate against: `filter.decontam.suites` (null: all of eval.suites)."""
-    suites = cfg["eval"]["suites"]
+    suites = protected_suites(cfg["eval"])
     wanted = ((cfg.get("filter") or {}).get("decontam") or {}).get("suites")
     if wanted is None:
         return suites
@@ -148,7 +148,9 @@ def build_evalset(ctx: StageContext, source: DataSource, catalog: Artifact) -> N
                 (raw_fallback if rendered else skipped)[task_name] = str(err)[:200]
                 if not rendered:
                     continue
-            suite = tasks[task_name]
+            suite = (
+                record.get("group") or task_name
+            )  # the benchmark (lm-eval's task folder: mmlu_pro, gpqa, ...)
             per_benchmark[suite]["tasks"] += 1
             for item in rendered:
                 key = content_hash(normalize_text(item["question"]), normalize_text(item["answer_text"]))

@@ -24,6 +24,7 @@ from taskseed.core.stage import Session, StageContext, StageSpec
 from taskseed.mix.config import RenderConfig
 from taskseed.mix.formats import draw_format, render_example, render_seed
 from taskseed.mix.templates import TemplateShape, matching_shapes, template_shapes
+from taskseed.sources.firewall import protected_suites
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def render_spec(cfg: dict[str, Any], examples: Artifact, seeds: Artifact | None)
     config = {k: v for k, v in dataclasses.asdict(rc).items() if k != "shard_rows"}
     # What decides the template report: the suites' tasks, lm-eval's templates, the hand-written table.
     config["templates"] = {
-        "suites": cfg["eval"]["suites"],
+        "suites": protected_suites(cfg["eval"]),
         "lm_eval": metadata.version("lm_eval"),
         "table": file_digest(template_table(cfg)),
     }
@@ -65,7 +66,7 @@ def eval_template_shapes(cfg: dict[str, Any]) -> list[TemplateShape]:
 
     registry = Registry(cfg["catalog"].get("include_paths") or [])
     configs = []
-    for names in (cfg["eval"]["suites"] or {}).values():
+    for names in protected_suites(cfg["eval"]).values():
         for name in names or []:
             if name in registry.index:
                 configs += registry.expand(name)

@@ -23,6 +23,7 @@ from taskseed.core.schema import section
 from taskseed.core.stage import Session, StageContext, StageSpec
 from taskseed.mix import blend, replay
 from taskseed.mix.config import MixConfig
+from taskseed.mix.plots import token_mix
 from taskseed.mix.tokenize import PrefixStats, Tokenizer, read_prefix, write_prefix
 from taskseed.sources.licenses import LicenseTable
 from taskseed.sources.seeds import license_policy
@@ -112,7 +113,8 @@ def build_mix(ctx: StageContext, rendered: Artifact, tokenizer: Tokenizer) -> No
     )
     write_json_atomic(ctx.workdir / MANIFEST_FILE, manifest)
     (ctx.workdir / "DATACARD.md").write_text(datacard(manifest))
-    ctx.tracked_files += [MANIFEST_FILE, "DATACARD.md"]
+    token_mix(manifest, ctx.workdir / "mix.png")
+    ctx.tracked_files += [MANIFEST_FILE, "DATACARD.md", "mix.png"]
     ctx.counts.update({f"documents.{n}": s.documents for n, s in stats.items()})
     ctx.stats.update({"sources": manifest["sources"], "num_samples": plan.num_samples})
     for name, source in manifest["sources"].items():

@@ -22,7 +22,7 @@ from taskseed.core.display import summary_table
 from taskseed.core.errors import FirewallError, TaskseedError
 from taskseed.core.stage import Session, StageContext, StageSpec
 from taskseed.sources.data import DataSource
-from taskseed.sources.firewall import check_task, evaluated_splits, split_key
+from taskseed.sources.firewall import check_task, evaluated_splits, protected_suites, split_key
 from taskseed.sources.licenses import LicensePolicy, LicenseTable
 
 log = logging.getLogger(__name__)
@@ -205,7 +205,7 @@ def catalog_spec(cfg: dict[str, Any], source: DataSource) -> StageSpec:
         if Path(cat["licenses"]).is_file()
         else cat["licenses"],
         "variants": cat.get("variants") or {},
-        "suites": cfg["eval"]["suites"],
+        "suites": protected_suites(cfg["eval"]),
         "eval_only_datasets": cfg["eval"].get("eval_only_datasets") or [],
         "data": source.identity(),
     }
@@ -234,7 +234,7 @@ def build_catalog(ctx: StageContext, cfg: dict[str, Any], source: DataSource) ->
             raise TaskseedError(
                 f"catalog.variants names {name!r}, which is not an lm-eval task; fix the variant list"
             )
-    protected = suite_splits(registry, cfg["eval"]["suites"])
+    protected = suite_splits(registry, protected_suites(cfg["eval"]))
     eval_only = cfg["eval"].get("eval_only_datasets") or []
     parents = registry.parents()
 

@@ -210,3 +210,10 @@ def template_affixes(texts: list[str]) -> tuple[str, str]:
     if len(prefix) + len(suffix) >= shortest:
         return prefix if len(prefix) < shortest else "", ""
     return prefix, suffix
+
+
+def protected_suites(eval_cfg: dict[str, Any]) -> dict[str, list[str]]:
+    """The evaluation suites the firewall and decontamination protect: `eval.suites` plus, per suite, the
+    tasks of `eval.protected_only` (protected though not scored)."""
+    extra = eval_cfg.get("protected_only") or {}
+    return {name: [*tasks, *extra.get(name, [])] for name, tasks in (eval_cfg.get("suites") or {}).items()}

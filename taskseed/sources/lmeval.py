@@ -21,7 +21,7 @@ from taskseed.sources.data import DataSource, read_jsonl
 log = logging.getLogger(__name__)
 
 RENDER_KEYS = ("process_docs", "doc_to_text", "doc_to_target", "doc_to_choice")
-SPLIT_KEYS = ("training_split", "validation_split", "test_split")
+SPLIT_KEYS = ("training_split", "validation_split", "test_split", "fewshot_split")
 DROPPED_KEYS = ("tag", "group", "task_list", "metric_list", "process_results", "filter_list", "fewshot_split")
 
 
@@ -75,6 +75,13 @@ def task_config(
         k: v for k, v in (cfg.get("metadata") or {}).items() if isinstance(v, (str, int, float))
     }
 
+    files = redirect_to_mirror(cfg, source, need)
+    return cfg, files
+
+
+def redirect_to_mirror(cfg: dict[str, Any], source: DataSource, need: str = "training") -> dict[str, Path]:
+    """Point a task config's data at the mirror's files (dataset_path json + data_files), in place.
+    Returns split -> file; raises TaskBuildError when the needed split is neither mirrored nor reachable."""
     files: dict[str, Path] = {}
     if source.mirror is not None:
         for key in SPLIT_KEYS:
@@ -106,7 +113,7 @@ def task_config(
     elif not source.hub:
         what = "training split" if need == "training" else "evaluation split"
         raise TaskBuildError(f"the {what} is not in the mirror and the Hub is unreachable")
-    return cfg, files
+    return files
 
 
 def build_task(record: dict[str, Any], source: DataSource, need: str = "training"):

@@ -27,6 +27,7 @@ from taskseed.core.stage import Session, StageContext, StageSpec
 from taskseed.mix.stage import blend_of
 from taskseed.training import automodel
 from taskseed.training.config import TrainConfig
+from taskseed.training.plots import loss_curve
 from taskseed.training.process import free_port, launch
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,10 @@ def export_model(out: Path, base_model: Path) -> None:
 def finish(ctx: StageContext, records: list[dict[str, Any]], steps: int, tc: TrainConfig) -> None:
     if len(records) != steps or [r["step"] for r in records] != list(range(1, steps + 1)):
         raise TaskseedError(f"the training log has {len(records)} of {steps} steps; re-run to resume")
-    ctx.tracked_files.append(LOG)
+    loss_curve(
+        records, ctx.workdir / "loss.png", f"continued pretraining: {tc.trainer} trainer, {steps} steps"
+    )
+    ctx.tracked_files += [LOG, "loss.png"]
     ctx.counts["steps"] = steps
     first, last = records[0], records[-1]
     window = max(1, min(10, steps // 4))
