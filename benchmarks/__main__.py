@@ -28,11 +28,18 @@ def bench_template_rendering() -> list[str]:
 
 
 def main() -> int:
-    from benchmarks import decontam, generation, mixing, near_dup
+    from benchmarks import decontam, evaluation, generation, mixing, near_dup
 
     print("| comparison | baseline | taskseed | ratio |\n|---|---|---|---|", flush=True)
     # each row measures both sides in this run, on this machine
-    for bench in (bench_template_rendering, generation.run, decontam.run, near_dup.run, mixing.run):
+    for bench in (
+        bench_template_rendering,
+        generation.run,
+        decontam.run,
+        near_dup.run,
+        mixing.run,
+        evaluation.run,
+    ):
         for row in bench():
             print(row, flush=True)
     return 0

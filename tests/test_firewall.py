@@ -40,7 +40,7 @@ def test_gpqa_stays_refused_even_when_its_config_is_bent(outputs, mirror):
             "seeds", "seeds.tasks=[gpqa_main_zeroshot]", bent, "eval.eval_only_datasets=[]", outputs=outputs
         )
     )
-    assert "split firewall [eval-suite]" in line and "gpqa_main_zeroshot (gpqa)" in line
+    assert "split firewall [eval-suite]" in line and "gpqa_main_zeroshot (science)" in line
 
 
 @pytest.mark.slow

@@ -115,3 +115,16 @@ def test_generate_stage_through_the_server(server, outputs, mirror):
     haystacks += [p.read_text(errors="ignore") for p in artifact.path.rglob("*.jsonl")]
     haystacks.append((outputs / "mlflow.db").read_bytes().decode("latin-1"))
     assert not any(SECRET in h for h in haystacks)
+
+
+@pytest.mark.slow
+def test_eval_through_local_completions(server, outputs, mirror):
+    """lm-eval's `local-completions` model against the served checkpoint, as clusters run `vllm serve`."""
+    proc = taskseed("eval", f"eval.target={server['model']}", "eval.backend=local-completions", "eval.tasks=[gsm8k]",
+                    f"eval.base_url={server['base_url']}/completions", "eval.smoke.generate=2", "eval.max_gen_toks=8",
+                    "eval.batch_size=1", "model=tiny_llama", outputs=outputs)  # fmt: skip
+    results = json.loads((artifact_of(proc) / "results.json").read_text())
+    gsm8k = results["tasks"]["gsm8k"]
+    assert gsm8k["n"] == 2 and gsm8k["primary"] == "exact_match,strict-match"
+    samples = [json.loads(line) for line in (artifact_of(proc) / "lm_eval_samples" / "gsm8k.jsonl").read_text().splitlines()]
+    assert all(s["resps"] for s in samples)  # the server's completions, scored by lm-eval

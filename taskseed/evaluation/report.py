@@ -2,7 +2,7 @@
 
 For every task, benchmark (lm-eval group, e.g. mmlu_pro) and suite: baseline, treatment, delta, its 95%
 paired-bootstrap interval and P(treatment better), for the primary metric and, on multiple choice, the
-correct option's log-probability and its margin over the best wrong option. Output: `deltas.json`,
+correct option's log-probability, its margin over the best wrong option and length-normalized accuracy. Output: `deltas.json`,
 `deltas.csv`, `DELTAS.md`, `deltas.png` (primary metric) and `deltas_margin.png`; MLflow metrics
 `delta/<name>` with `/ci_low`, `/ci_high`, `/p_better`; the checkpoint registered as an MLflow model version
 with the suite deltas attached.
@@ -32,7 +32,12 @@ from taskseed.sources.data import DataSource
 
 STAGE = "report"
 VERSION = "1"
-METRICS = {"primary": ("points", 100.0), "logprob": ("nats", 1.0), "margin": ("nats", 1.0)}
+METRICS = {
+    "primary": ("points", 100.0),
+    "acc_norm": ("points", 100.0),
+    "logprob": ("nats", 1.0),
+    "margin": ("nats", 1.0),
+}
 
 
 def check(cfg: dict[str, Any]) -> None:

@@ -101,7 +101,8 @@ def build_render(ctx: StageContext, examples: Artifact, seeds: Artifact | None) 
     ctx.stats.update(stats.as_dict(shapes))
     ctx.metrics.update(stats.metrics())
     (ctx.workdir / "DATACARD.md").write_text(datacard(stats, rc, shapes))
-    ctx.tracked_files.append("DATACARD.md")
+    (ctx.workdir / "EXAMPLES.md").write_text(examples_markdown(ctx.workdir / "data"))
+    ctx.tracked_files += ["DATACARD.md", "EXAMPLES.md"]
     ctx.summary = stats.summary()
 
 
@@ -222,3 +223,26 @@ def datacard(stats: RenderStats, rc: RenderConfig, shapes: list[TemplateShape]) 
     for (source, lic), n in sorted(stats.licenses.items()):
         lines.append(f"| {source} | {lic} | {n:,} |")
     return "\n".join(lines) + "\n"
+
+
+def examples_markdown(data: Path, per_source: int = 6) -> str:
+    """A few rendered documents per source, as a reader sees them (logged with the run)."""
+    import pyarrow.parquet as pq
+
+    shown: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for shard in sorted(data.glob("*.parquet")):
+        for doc in pq.read_table(shard, columns=["id", "text", "source", "task", "format"]).to_pylist():
+            if len(shown[doc["source"]]) < per_source:
+                shown[doc["source"]].append(doc)
+    lines = ["# Rendered documents: examples", ""]
+    for source, docs in sorted(shown.items()):
+        for doc in docs:
+            lines += [
+                f"## {source} / {doc['task']} / `{doc['format']}`",
+                "",
+                "```text",
+                doc["text"],
+                "```",
+                "",
+            ]
+    return "\n".join(lines)
