@@ -126,5 +126,8 @@ def test_eval_through_local_completions(server, outputs, mirror):
     results = json.loads((artifact_of(proc) / "results.json").read_text())
     gsm8k = results["tasks"]["gsm8k"]
     assert gsm8k["n"] == 2 and gsm8k["primary"] == "exact_match,strict-match"
-    samples = [json.loads(line) for line in (artifact_of(proc) / "lm_eval_samples" / "gsm8k.jsonl").read_text().splitlines()]
+    samples = [
+        json.loads(line)
+        for line in (artifact_of(proc) / "lm_eval_samples" / "gsm8k.jsonl").read_text().splitlines()
+    ]
     assert all(s["resps"] for s in samples)  # the server's completions, scored by lm-eval
