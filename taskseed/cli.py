@@ -11,7 +11,9 @@
     taskseed eval [overrides...]              e.g. eval.target=base eval.score=[commonsense] eval.variant=full
     taskseed report [overrides...]            deltas of the trained model vs the base model, with CIs
     taskseed run [overrides...]                the pipeline (pipeline.stages) under one MLflow parent run
-    taskseed experiment NAME [overrides...]    experiments/NAME.yaml, every point of its sweep
+    taskseed run -m +experiment=NAME [hydra/launcher=joblib] [arm=a,b]   the arms as a Hydra multirun
+    taskseed experiment NAME [overrides...]    experiments/NAME.yaml: every arm (x sweep point), then compare
+    taskseed compare NAME [overrides...]       the arms of a finished experiment side by side
     taskseed sync [overrides...]               upload the runs a tracking server missed (tracking.journal)
     taskseed model [overrides...]              prepare the configured model copy and print its path
 
@@ -33,7 +35,7 @@ from taskseed.core.errors import TaskseedError
 log = logging.getLogger("taskseed")
 # Stage commands run their stage (and, quietly, whatever it reads); the others are tools.
 STAGE_COMMANDS = ("seeds", "generate", "enrich", "filter", "render", "mix", "train", "eval", "report")
-COMMANDS = ("catalog", *STAGE_COMMANDS, "run", "experiment", "model", "sync")
+COMMANDS = ("catalog", *STAGE_COMMANDS, "run", "experiment", "compare", "model", "sync")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=("table", "json"), default="table", help="catalog output format")
     parser.add_argument(
         "--all", action="store_true", help="catalog table: include tasks without a training split"
+    )
+    parser.add_argument(
+        "-m", "--multirun", action="store_true", help="run: sweep through Hydra's launcher (experiment arms)"
     )
     return parser
 
@@ -99,6 +104,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "experiment":
         return _experiment(args.args)
+    if args.command == "compare":
+        return _compare(args.args)
+    if args.command == "run" and args.multirun:
+        from taskseed.experiments.multirun import multirun
+
+        return multirun(args.args, _run_job)
     cfg = to_dict(compose(args.args))
     source, session = _environment(cfg)
 
@@ -111,9 +122,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"artifact: {artifact.path}")
         return 0
     if args.command == "run":
-        from taskseed.pipeline import run_pipeline
+        from taskseed.pipeline import run_configured
 
-        artifacts = run_pipeline(session, source, list(cfg["pipeline"]["stages"]), run_name="run")
+        artifacts = run_configured(session, source)
         print(f"artifact: {list(artifacts.values())[-1].path}")
         return 0
     if args.command == "sync":
@@ -173,28 +184,63 @@ def _catalog(session, source, args) -> int:
     return 0
 
 
-def _experiment(argv: list[str]) -> int:
-    from taskseed.pipeline import experiment_variants, run_pipeline
-
-    if not argv or "=" in argv[0]:
-        raise TaskseedError("usage: taskseed experiment NAME [overrides...]; NAME is a file in experiments/")
-    name, overrides = argv[0], argv[1:]
+def _experiment_name(argv: list[str], command: str) -> tuple[str, list[str]]:
     from taskseed.core.config import conf_dir
 
+    if not argv or "=" in argv[0]:
+        raise TaskseedError(f"usage: taskseed {command} NAME [overrides...]; NAME is a file in experiments/")
+    name = argv[0]
     if not (conf_dir() / "experiment" / f"{name}.yaml").is_file():
         available = sorted(p.stem for p in (conf_dir() / "experiment").glob("*.yaml"))
         raise TaskseedError(f"unknown experiment {name!r}; available: {', '.join(available)}")
-    variants = experiment_variants(name, overrides)
+    return name, argv[1:]
+
+
+def _experiment(argv: list[str]) -> int:
+    from taskseed.pipeline import check_config, experiment_points, run_configured
+
+    name, overrides = _experiment_name(argv, "experiment")
+    points = experiment_points(name, overrides)
+    for _, cfg in points:  # every arm's settings, before the first arm computes anything
+        check_config(cfg, list(cfg["pipeline"]["stages"]))
     last = None
-    for point, cfg in variants:
+    for point, cfg in points:
         source, session = _environment(cfg)
-        exp = cfg.get("experiment") or {}
-        label = " ".join(point) or "base"
-        log.info("experiment %s: %s", name, label)
-        artifacts = run_pipeline(session, source, list(cfg["pipeline"]["stages"]), run_name=f"{name}: {label}",
-                                 tags={"experiment": name, "hypothesis": exp.get("hypothesis", ""), "sweep_point": label})  # fmt: skip
-        last = list(artifacts.values())[-1]
+        log.info("experiment %s: arm %s %s", name, cfg.get("arm") or "-", " ".join(point))
+        last = list(run_configured(session, source, point).values())[-1]
+    exp = points[0][1]["experiment"]
+    if exp.get("baseline") and exp.get("control"):
+        return _compare([name, *[o for o in overrides if not o.startswith("arm=")]])
     print(f"artifact: {last.path}")
+    return 0
+
+
+def _compare(argv: list[str]) -> int:
+    from taskseed.core.config import compose, to_dict
+    from taskseed.experiments.compare import run_compare
+
+    name, overrides = _experiment_name(argv, "compare")
+    cfg = to_dict(compose([f"+experiment={name}", *overrides]))
+    _, session = _environment(cfg)
+    session.track_cache_hits = True
+    with session.tracker.parent(f"{name}: compare", params=session.params,
+                                tags={"experiment": name, "taskseed.kind": "compare"}):  # fmt: skip
+        artifact = run_compare(session, name)
+    tracking = cfg["tracking"]
+    if tracking.get("enabled", True):
+        print(f"mlflow: experiment {tracking['experiment']!r} at {tracking['uri']}; browse it with `make ui`")
+    print(f"artifact: {artifact.path}")
+    return 0
+
+
+def _run_job(cfg: dict[str, Any]) -> int:
+    """One Hydra multirun job: an arm's pipeline, as `taskseed run` would run it."""
+    from taskseed.pipeline import check_config, run_configured
+
+    point = cfg.pop("_sweep_point", [])
+    check_config(cfg, list(cfg["pipeline"]["stages"]))
+    source, session = _environment(cfg)
+    run_configured(session, source, point)
     return 0
 
 

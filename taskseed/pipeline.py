@@ -232,7 +232,8 @@ def run_pipeline(
     check_config(session.cfg, stages)
     artifacts: dict[str, Artifact] = {}
     session.track_cache_hits = True  # every stage appears under the parent run, computed or reused
-    with session.tracker.parent(run_name, params=session.params, tags=tags):
+    with session.tracker.parent(run_name, params=session.params, tags=tags) as parent:
+        session.run_id = parent.run_id
         for stage in required(session.cfg, stages):
             if stage in stages:
                 log.info("stage %s", stage)
@@ -266,15 +267,42 @@ def _override_value(value: Any) -> str:
     return str(value)
 
 
-def experiment_variants(name: str, overrides: list[str]) -> list[tuple[list[str], dict[str, Any]]]:
-    """(overrides, resolved config) for every point of the experiment's sweep."""
-    base = to_dict(compose([f"+experiment={name}", *overrides]))
-    exp = base.get("experiment") or {}
-    variants = []
-    for point in sweep_overrides(exp.get("sweep")):
-        full = [f"+experiment={name}", *overrides, *point]
-        variants.append((point, to_dict(compose(full))))
-    return variants
+def experiment_points(name: str, overrides: list[str]) -> list[tuple[list[str], dict[str, Any]]]:
+    """(sweep point, resolved config) for every arm of the experiment (those `arm=a,b` names, else all) at
+    every point of its sweep."""
+    from taskseed.core.schema import section
+
+    user = [o for o in overrides if o.split("=", 1)[0] != "arm"]
+    chosen = [o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0] == "arm"]
+    base = to_dict(compose([f"+experiment={name}", *user]))
+    exp = section(base, "experiment")
+    arms = [a for c in chosen for a in c.split(",")] or list(exp.arms) or [None]
+    points = []
+    for arm in arms:
+        for point in sweep_overrides(exp.sweep):
+            selected = [f"arm={arm}"] if arm is not None else []
+            points.append((point, to_dict(compose([f"+experiment={name}", *user, *selected, *point]))))
+    return points
 
 
-__all__ = ["STAGES", "run_pipeline", "experiment_variants", "flatten"]
+def run_configured(
+    session: Session, source: DataSource, point: list[str] | None = None
+) -> dict[str, Artifact]:
+    """`pipeline.stages` for this config under one MLflow parent run; an experiment arm also leaves its record
+    (what `taskseed compare` reads)."""
+    from taskseed.experiments import record
+
+    cfg = session.cfg
+    exp = cfg.get("experiment") or {}
+    point = point or []
+    name = record.label(cfg.get("arm"), point) if exp else "run"
+    tags = {"experiment": exp.get("name"), "arm": cfg.get("arm"), "sweep_point": " ".join(point) or "base",
+            "hypothesis": exp.get("hypothesis", "")} if exp else None  # fmt: skip
+    artifacts = run_pipeline(session, source, list(cfg["pipeline"]["stages"]),
+                             run_name=f"{exp['name']}: {name}" if exp else "run", tags=tags)  # fmt: skip
+    if exp:
+        record.write(cfg, point, artifacts, session.run_id)
+    return artifacts
+
+
+__all__ = ["STAGES", "run_pipeline", "run_configured", "experiment_points", "flatten"]

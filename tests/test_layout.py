@@ -7,7 +7,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "taskseed"
 # DESIGN §1 in package form; `cli` and `pipeline` sit on top and may import every phase.
-PHASES = ["core", "sources", "llm", "synth", "filter", "mix", "training", "evaluation"]
+PHASES = ["core", "sources", "llm", "synth", "filter", "mix", "training", "evaluation", "experiments"]
 
 
 def _imports(path: Path) -> set[str]:

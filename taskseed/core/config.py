@@ -44,6 +44,7 @@ def compose(overrides: list[str] | tuple[str, ...] = (), config_name: str = "con
     try:
         with initialize_config_dir(config_dir=str(conf_dir()), version_base=None, job_name="taskseed"):
             cfg = hydra_compose(config_name=config_name, overrides=list(overrides))
+        apply_arm(cfg, overrides)
         OmegaConf.resolve(cfg)
     except (HydraException, OmegaConfBaseException) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -55,6 +56,43 @@ def compose(overrides: list[str] | tuple[str, ...] = (), config_name: str = "con
     finally:
         GlobalHydra.instance().clear()
     return cfg
+
+
+def apply_arm(cfg: DictConfig, user_overrides: list[str] | tuple[str, ...] = ()) -> None:
+    """Apply the overrides of the experiment arm `cfg.arm` names (experiment.arms.<arm>), in place, before
+    interpolations resolve. A key the user overrode keeps the user's value.
+
+    Both `compose` and a Hydra multirun job call this, so `arm=control` means the same under every launcher."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    arm = cfg.get("arm")
+    if arm is None:
+        return
+    arms = OmegaConf.select(cfg, "experiment.arms")
+    if arms is None:
+        raise TaskseedError(f"arm={arm} needs an experiment: add +experiment=NAME (a file in experiments/)")
+    if arm not in arms:
+        raise TaskseedError(
+            f"unknown arm {arm!r} of experiment {cfg.experiment.name}; arms: {', '.join(arms)}"
+        )
+    parser = OverridesParser.create()
+    user_keys = {o.key_or_group for o in parser.parse_overrides(list(user_overrides))}
+    for override in parser.parse_overrides(list(arms[arm])):
+        key = override.key_or_group
+        if key in user_keys:
+            continue
+        if override.is_delete():
+            raise TaskseedError(
+                f"experiment.arms.{arm}: {override.input_line!r}; an arm sets keys, it cannot delete them"
+            )
+        if OmegaConf.select(cfg, key, default=_MISSING) is _MISSING and not override.is_add():
+            raise TaskseedError(
+                f"experiment.arms.{arm}: unknown key {key!r} in {override.input_line!r}; arms set keys of conf/"
+            )
+        OmegaConf.update(cfg, key, override.value(), merge=False, force_add=override.is_add())
+
+
+_MISSING = object()
 
 
 def to_dict(cfg: DictConfig | dict | None) -> dict[str, Any]:

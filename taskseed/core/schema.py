@@ -17,17 +17,19 @@ T = TypeVar("T")
 SCHEMAS: dict[str, type] = {}
 
 
-def register(group: str):
-    """Class decorator: `group`'s typed section (stored as `{group}/schema` in Hydra's ConfigStore)."""
+def register(group: str, store: bool = True):
+    """Class decorator: `group`'s typed section (stored as `{group}/schema` in Hydra's ConfigStore, unless
+    `store=False`: a section Hydra does not compose against, validated by `section()` alone)."""
 
-    def store(schema: type[T]) -> type[T]:
+    def add(schema: type[T]) -> type[T]:
         from hydra.core.config_store import ConfigStore
 
-        ConfigStore.instance().store(group=group, name="schema", node=schema)
+        if store:
+            ConfigStore.instance().store(group=group, name="schema", node=schema)
         SCHEMAS[group] = schema
         return schema
 
-    return store
+    return add
 
 
 def section(cfg: dict[str, Any], group: str) -> Any:

@@ -132,6 +132,7 @@ class Session:
         # A cache hit's run was logged when the artifact was computed; pipelines log it again under their parent.
         self.track_cache_hits = bool((cfg.get("tracking") or {}).get("log_cache_hits", False))
         self.quiet = False  # set while running a stage only as another stage's input
+        self.run_id: str | None = None  # the open pipeline's MLflow parent run
 
     def find(self, spec: StageSpec) -> Artifact | None:
         fp = fingerprint(

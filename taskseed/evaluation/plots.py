@@ -15,7 +15,12 @@ UP, DOWN, FLAT = "#1a7f37", "#cf222e", "#6e7781"
 
 
 def delta_forest(
-    deltas: list[Delta], path: Path, title: str, scale: float = 100.0, unit: str = "points"
+    deltas: list[Delta],
+    path: Path,
+    title: str,
+    scale: float = 100.0,
+    unit: str = "points",
+    xlabel: str | None = None,
 ) -> None:
     """One row per suite, benchmark or task: the delta (dot) and its CI (bar), green/red where the CI
     excludes zero, the numbers written at the right."""
@@ -38,7 +43,7 @@ def delta_forest(
     for tick, d in zip(ax.get_yticklabels(), reversed(rows), strict=True):
         tick.set_fontweight("bold" if d.level == "suite" else "normal")
     ax.set_xlim(-span * 1.05, span * 1.05)
-    ax.set_xlabel(f"treatment - baseline ({unit}); bar: 95% paired-bootstrap interval")
+    ax.set_xlabel(xlabel or f"treatment - baseline ({unit}); bar: 95% paired-bootstrap interval")
     ax.set_title(title, fontsize=11, loc="left")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)

@@ -67,6 +67,15 @@ def _instances(artifact: Artifact, task: str) -> dict[int, dict[str, Any]]:
 
 
 def build_report(ctx: StageContext, baseline: Artifact, treatment: Artifact, ec: EvalConfig) -> None:
+    deltas, base_res, treat_res = compare_evals(baseline, treatment, ec)
+    _write(ctx, deltas, treat_res, base_res)
+
+
+def compare_evals(
+    baseline: Artifact, treatment: Artifact, ec: EvalConfig, metrics: tuple[str, ...] = tuple(METRICS)
+) -> tuple[dict[str, list[Delta]], dict[str, Any], dict[str, Any]]:
+    """Paired-bootstrap deltas (treatment - baseline) per task, benchmark and suite, for each metric both
+    eval artifacts hold on the same instances; with both artifacts' results.json."""
     base_res = json.loads((baseline.path / "results.json").read_text())
     treat_res = json.loads((treatment.path / "results.json").read_text())
     common = sorted(set(base_res["tasks"]) & set(treat_res["tasks"]))
@@ -78,7 +87,7 @@ def build_report(ctx: StageContext, baseline: Artifact, treatment: Artifact, ec:
     for task in common:
         b, t = _instances(baseline, task), _instances(treatment, task)
         docs = sorted(set(b) & set(t))
-        for metric in METRICS:
+        for metric in metrics:
             values = [(b[d].get(metric), t[d].get(metric)) for d in docs]
             if values and all(x is not None and y is not None for x, y in values):
                 pairs[metric][task] = (np.array([x for x, _ in values]), np.array([y for _, y in values]))
@@ -86,10 +95,10 @@ def build_report(ctx: StageContext, baseline: Artifact, treatment: Artifact, ec:
     bs = ec.bootstrap
     deltas = {
         m: paired_deltas(pairs[m], groups, m, bs.resamples, bs.confidence, bs.seed)
-        for m in METRICS
+        for m in metrics
         if pairs[m]
     }
-    _write(ctx, deltas, treat_res, base_res)
+    return deltas, base_res, treat_res
 
 
 def _groups(results: dict[str, Any], tasks: list[str]) -> dict[str, tuple[str, list[str]]]:
