@@ -14,6 +14,7 @@
     taskseed run -m +experiment=NAME [hydra/launcher=joblib] [arm=a,b]   the arms as a Hydra multirun
     taskseed experiment NAME [overrides...]    experiments/NAME.yaml: every arm (x sweep point), then compare
     taskseed compare NAME [overrides...]       the arms of a finished experiment side by side
+    taskseed reproduce RUN_ID [overrides...]   recompute a recorded run from scratch; exit 1 if it differs
     taskseed sync [overrides...]               upload the runs a tracking server missed (tracking.journal)
     taskseed model [overrides...]              prepare the configured model copy and print its path
 
@@ -35,7 +36,7 @@ from taskseed.core.errors import TaskseedError
 log = logging.getLogger("taskseed")
 # Stage commands run their stage (and, quietly, whatever it reads); the others are tools.
 STAGE_COMMANDS = ("seeds", "generate", "enrich", "filter", "render", "mix", "train", "eval", "report")
-COMMANDS = ("catalog", *STAGE_COMMANDS, "run", "experiment", "compare", "model", "sync")
+COMMANDS = ("catalog", *STAGE_COMMANDS, "run", "experiment", "compare", "reproduce", "model", "sync")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _environment(cfg: dict[str, Any]):
+def _environment(cfg: dict[str, Any], overrides: list[str] | None = None):
     """Logging, data source, caches and the session for a resolved config."""
     from taskseed.core.display import setup_logging
     from taskseed.core.stage import Session, ensure_writable
@@ -95,6 +96,7 @@ def _environment(cfg: dict[str, Any]):
     os.environ.setdefault("HF_DATASETS_CACHE", str(Path(cfg["paths"]["cache"]) / "hf_datasets"))
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")  # our own bars say more
     session = Session(cfg, Tracker(cfg["tracking"]))
+    session.overrides = list(overrides or [])
     _SESSIONS.append(session)
     return source, session
 
@@ -110,8 +112,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from taskseed.experiments.multirun import multirun
 
         return multirun(args.args, _run_job)
+    if args.command == "reproduce":
+        return _reproduce(args.args)
     cfg = to_dict(compose(args.args))
-    source, session = _environment(cfg)
+    source, session = _environment(cfg, args.args)
 
     if args.command == "catalog":
         return _catalog(session, source, args)
@@ -201,14 +205,14 @@ def _experiment(argv: list[str]) -> int:
 
     name, overrides = _experiment_name(argv, "experiment")
     points = experiment_points(name, overrides)
-    for _, cfg in points:  # every arm's settings, before the first arm computes anything
+    for _, _, cfg in points:  # every arm's settings, before the first arm computes anything
         check_config(cfg, list(cfg["pipeline"]["stages"]))
     last = None
-    for point, cfg in points:
-        source, session = _environment(cfg)
+    for point, full, cfg in points:
+        source, session = _environment(cfg, full)
         log.info("experiment %s: arm %s %s", name, cfg.get("arm") or "-", " ".join(point))
         last = list(run_configured(session, source, point).values())[-1]
-    exp = points[0][1]["experiment"]
+    exp = points[0][2]["experiment"]
     if exp.get("baseline") and exp.get("control"):
         return _compare([name, *[o for o in overrides if not o.startswith("arm=")]])
     print(f"artifact: {last.path}")
@@ -233,13 +237,35 @@ def _compare(argv: list[str]) -> int:
     return 0
 
 
+def _reproduce(argv: list[str]) -> int:
+    from taskseed.core.config import compose, to_dict
+    from taskseed.experiments.reproduce import reproduce
+    from taskseed.pipeline import check_config, run_configured
+
+    if not argv or "=" in argv[0]:
+        raise TaskseedError(
+            "usage: taskseed reproduce RUN_ID [overrides...]; RUN_ID is a pipeline's MLflow parent run"
+        )
+    cfg = to_dict(compose(argv[1:]))
+    _environment(cfg, argv[1:])
+
+    def rerun(new_cfg: dict[str, Any], overrides: list[str]):
+        check_config(new_cfg, list(new_cfg["pipeline"]["stages"]))
+        source, session = _environment(new_cfg, overrides)
+        return run_configured(session, source, run_name=f"reproduce {argv[0]}")
+
+    folder, same = reproduce(cfg, argv[0], rerun)
+    print(f"artifact: {folder}")
+    return 0 if same else 1
+
+
 def _run_job(cfg: dict[str, Any]) -> int:
     """One Hydra multirun job: an arm's pipeline, as `taskseed run` would run it."""
     from taskseed.pipeline import check_config, run_configured
 
-    point = cfg.pop("_sweep_point", [])
+    point, overrides = cfg.pop("_sweep_point", []), cfg.pop("_overrides", [])
     check_config(cfg, list(cfg["pipeline"]["stages"]))
-    source, session = _environment(cfg)
+    source, session = _environment(cfg, overrides)
     run_configured(session, source, point)
     return 0
 

@@ -242,7 +242,18 @@ def run_pipeline(
                 session.quiet = True  # an input of a requested stage: reuse or compute it silently
                 artifacts[stage] = STAGES[stage](session, source, artifacts)
                 session.quiet = False
+        if parent.run_id and not session.tracker.offline:
+            _record_lineage(session, parent, artifacts)
     return artifacts
+
+
+def _record_lineage(session: Session, parent, artifacts: dict[str, Artifact]) -> None:
+    from taskseed.experiments.reproduce import record_lineage
+
+    try:
+        record_lineage(parent, session.cfg, session.overrides, artifacts)
+    except Exception as err:  # noqa: BLE001 - tracking never fails the pipeline
+        session.tracker.fail(err)
 
 
 def sweep_overrides(sweep: dict[str, list[Any]] | None) -> list[list[str]]:
@@ -267,8 +278,8 @@ def _override_value(value: Any) -> str:
     return str(value)
 
 
-def experiment_points(name: str, overrides: list[str]) -> list[tuple[list[str], dict[str, Any]]]:
-    """(sweep point, resolved config) for every arm of the experiment (those `arm=a,b` names, else all) at
+def experiment_points(name: str, overrides: list[str]) -> list[tuple[list[str], list[str], dict[str, Any]]]:
+    """(sweep point, overrides, resolved config) for every arm of the experiment (those `arm=a,b` names, else all) at
     every point of its sweep."""
     from taskseed.core.schema import section
 
@@ -280,13 +291,13 @@ def experiment_points(name: str, overrides: list[str]) -> list[tuple[list[str], 
     points = []
     for arm in arms:
         for point in sweep_overrides(exp.sweep):
-            selected = [f"arm={arm}"] if arm is not None else []
-            points.append((point, to_dict(compose([f"+experiment={name}", *user, *selected, *point]))))
+            full = [f"+experiment={name}", *user, *([f"arm={arm}"] if arm is not None else []), *point]
+            points.append((point, full, to_dict(compose(full))))
     return points
 
 
 def run_configured(
-    session: Session, source: DataSource, point: list[str] | None = None
+    session: Session, source: DataSource, point: list[str] | None = None, run_name: str | None = None
 ) -> dict[str, Artifact]:
     """`pipeline.stages` for this config under one MLflow parent run; an experiment arm also leaves its record
     (what `taskseed compare` reads)."""
@@ -299,7 +310,7 @@ def run_configured(
     tags = {"experiment": exp.get("name"), "arm": cfg.get("arm"), "sweep_point": " ".join(point) or "base",
             "hypothesis": exp.get("hypothesis", "")} if exp else None  # fmt: skip
     artifacts = run_pipeline(session, source, list(cfg["pipeline"]["stages"]),
-                             run_name=f"{exp['name']}: {name}" if exp else "run", tags=tags)  # fmt: skip
+                             run_name=run_name or (f"{exp['name']}: {name}" if exp else "run"), tags=tags)  # fmt: skip
     if exp:
         record.write(cfg, point, artifacts, session.run_id)
     return artifacts

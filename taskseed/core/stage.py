@@ -133,6 +133,9 @@ class Session:
         self.track_cache_hits = bool((cfg.get("tracking") or {}).get("log_cache_hits", False))
         self.quiet = False  # set while running a stage only as another stage's input
         self.run_id: str | None = None  # the open pipeline's MLflow parent run
+        self.overrides: list[
+            str
+        ] = []  # the command's overrides, recorded so `taskseed reproduce` can recompose
 
     def find(self, spec: StageSpec) -> Artifact | None:
         fp = fingerprint(

@@ -23,8 +23,13 @@ def multirun(overrides: list[str], job: Callable[[dict[str, Any]], int]) -> int:
     import hydra
     from omegaconf import OmegaConf
 
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
     keys = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
-    cfg = to_dict(compose(overrides))  # one-line errors for bad overrides, before any job starts
+    parsed = OverridesParser.create().parse_overrides(list(overrides))
+    first = [f"{o.get_key_element()}={next(o.sweep_string_iterator())}" if o.is_sweep_override() else o.input_line
+             for o in parsed if not o.get_key_element().startswith("hydra")]  # fmt: skip
+    cfg = to_dict(compose(first))  # one-line errors for bad overrides (at the first sweep point) before any job
     exp = cfg.get("experiment") or {}
     if exp.get("arms") and "arm" not in keys:
         overrides = [*overrides, "arm=" + ",".join(exp["arms"])]
@@ -39,6 +44,7 @@ def multirun(overrides: list[str], job: Callable[[dict[str, Any]], int]) -> int:
         resolved = to_dict(hydra_cfg)
         sweep = set((resolved.get("experiment") or {}).get("sweep") or {})
         resolved["_sweep_point"] = [o for o in task if o.split("=", 1)[0] in sweep]
+        resolved["_overrides"] = task
         try:
             return job(resolved)
         except TaskseedError as err:
