@@ -21,15 +21,16 @@ def multirun(overrides: list[str], job: Callable[[dict[str, Any]], int]) -> int:
     """Run `job(cfg)` for every point Hydra's sweeper yields from these overrides. Without an `arm=` sweep,
     an experiment's arms are all swept."""
     import hydra
-    from omegaconf import OmegaConf
-
     from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
 
     keys = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
     parsed = OverridesParser.create().parse_overrides(list(overrides))
     first = [f"{o.get_key_element()}={next(o.sweep_string_iterator())}" if o.is_sweep_override() else o.input_line
              for o in parsed if not o.get_key_element().startswith("hydra")]  # fmt: skip
-    cfg = to_dict(compose(first))  # one-line errors for bad overrides (at the first sweep point) before any job
+    cfg = to_dict(
+        compose(first)
+    )  # one-line errors for bad overrides (at the first sweep point) before any job
     exp = cfg.get("experiment") or {}
     if exp.get("arms") and "arm" not in keys:
         overrides = [*overrides, "arm=" + ",".join(exp["arms"])]
