@@ -104,3 +104,39 @@ def test_server_killed_mid_run_then_sync_uploads_the_missed_runs(tmp_path, mirro
     finally:
         if server.poll() is None:
             _stop(server)
+
+
+def _log_same_datasets(uri: str, barrier, count: int, errors) -> None:
+    import types
+
+    from taskseed.core.tracking import Tracker
+
+    tracker = Tracker({"enabled": True, "uri": uri, "experiment": "race"})
+    for i in range(count):
+        with tracker.stage("render", {}, {}) as run:
+            barrier.wait()  # both processes insert dataset i at the same moment
+            try:
+                run.log_dataset(types.SimpleNamespace(path=Path(uri[10:]).parent, stage="render",
+                                                      fingerprint=f"{i:016x}"), "input")  # fmt: skip
+            except Exception as err:  # noqa: BLE001
+                errors.put(str(err)[:200])
+
+
+def test_parallel_arms_can_log_the_same_shared_artifact(tmp_path):
+    """Two arms under a parallel launcher reuse one artifact and log it as an input at once: MLflow's
+    datasets table is unique per (experiment, name, digest), so the loser of the insert must link the row."""
+    import multiprocessing as mp
+
+    from taskseed.core.tracking import Tracker
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    Tracker({"enabled": True, "uri": uri, "experiment": "race"})._ensure_mlflow()  # schema made once
+    ctx = mp.get_context("spawn")
+    barrier, errors = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_log_same_datasets, args=(uri, barrier, 12, errors)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=300)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert errors.empty(), errors.get()

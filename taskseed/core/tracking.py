@@ -79,9 +79,12 @@ class StageRun:
         try:
             client.get_registered_model(name)
         except MlflowException:
-            client.create_registered_model(
-                name, description="taskseed checkpoints: continued pretraining runs"
-            )
+            try:
+                client.create_registered_model(
+                    name, description="taskseed checkpoints: continued pretraining runs"
+                )
+            except MlflowException:  # a parallel arm created it first
+                client.get_registered_model(name)
         version = client.create_model_version(name, Path(source).resolve().as_uri(), run_id=self.run_id,
                                               tags={k: str(v) for k, v in (tags or {}).items()})  # fmt: skip
         self.set_tags({"registered_model": f"{name}/{version.version}"})
@@ -108,7 +111,17 @@ class StageRun:
         tags = {"stage": artifact.stage, "fingerprint": artifact.fingerprint}
         if rows is not None:
             tags["rows"] = str(rows)
-        self._mlflow.log_input(dataset, context=context, tags=tags)
+        from mlflow.exceptions import MlflowException
+
+        for attempt in range(3):
+            try:
+                self._mlflow.log_input(dataset, context=context, tags=tags)
+                return
+            except MlflowException as err:
+                # Parallel arms log the same shared artifact: the loser of the insert race gets a UNIQUE
+                # violation on `datasets`; the row now exists, so a retry links it.
+                if "UNIQUE constraint" not in str(err) or attempt == 2:
+                    raise
 
     def set_tags(self, tags: dict[str, Any]) -> None:
         if self._mlflow:
