@@ -12,6 +12,7 @@ indexer's `compute_hashes` run here with a whitespace tokenizer (see taskseed.fi
 
 from __future__ import annotations
 
+import itertools
 import json
 import tempfile
 import time
@@ -174,8 +175,75 @@ def run() -> list[str]:
         f"MMLU-Pro test; {n:,} training docs, {len(planted)} planted; 1 core, filtering only) "
         f"| {n / base_s:,.0f} docs/s (NGramsDecontFilter; index {base_build:.1f} s) "
         f"| {n / ours_s:,.0f} docs/s (NGramIndex.flags; index {ours_build:.1f} s) "
-        f"| {base_s / ours_s:.1f}x (identical flags {same}/{n}; {sum(ours):,} flagged, planted {caught}/{len(planted)}) |"
+        f"| {base_s / ours_s:.1f}x (identical flags {same}/{n}; {sum(ours):,} flagged, planted {caught}/{len(planted)}) |",
+        confirmation_cost(),
     ]
+
+
+def _mc(question: str, choices: dict | list, answer: str) -> dict:
+    options = choices["text"] if isinstance(choices, dict) else list(choices)
+    return {"question": question, "choices": options, "answer_text": answer}
+
+
+def confirmation_cost(mirror: Path = MIRROR) -> str:
+    """The embedding layer with and without answer-aware confirmation, per 1,000 records, on an evaluation set
+    of MMLU-Pro, GPQA and GSM8K items: the hand-written disguises and negatives plus clean training rows."""
+    from taskseed.core.artifacts import Artifact, ShardWriter, write_json_atomic
+    from taskseed.filter.base import CheckContext
+    from taskseed.filter.decontam import DecontamCheck
+    from taskseed.filter.embed import Embedder
+
+    items = [_mc(r["question"], r["options"], r["options"][r["answer_index"]]) | {"benchmark": "mmlu_pro"}
+             for r in itertools.islice(_rows("TIGER-Lab/MMLU-Pro/default/test.jsonl", mirror), 3000)]  # fmt: skip
+    for r in _rows("Idavidrein/gpqa/gpqa_main/train.jsonl", mirror):
+        options = [r["Correct Answer"]] + [r[f"Incorrect Answer {k}"] for k in (1, 2, 3)]
+        items.append(
+            _mc(r["Question"], [o.strip() for o in options], options[0].strip()) | {"benchmark": "gpqa"}
+        )
+    items += [{"question": r["question"], "choices": None, "answer_text": r["answer"], "benchmark": "gsm8k"}
+              for r in _rows("openai/gsm8k/main/test.jsonl", mirror)]  # fmt: skip
+    for n, item in enumerate(items):
+        item["item_id"] = f"{item['benchmark']}:{n}"
+    fixture = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "decontam_paraphrases.jsonl"
+    records = []
+    for row in map(json.loads, fixture.read_text().splitlines()):
+        for kind in ("paraphrase", "negative"):
+            part = row[kind]
+            records.append({"id": f"{row['id']}-{kind}", "task": "bench", "question": part["question"],
+                            "choices": part["choices"] or None, "answer_text": part["answer"]})  # fmt: skip
+    for r in itertools.islice(_rows("tau/commonsense_qa/default/train.jsonl", mirror), 800):
+        records.append(
+            {
+                "id": r["id"],
+                "task": "bench",
+                **_mc(r["question"], r["choices"], _choice(r["choices"], r["answerKey"])),
+            }
+        )
+    embedder = Embedder()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "evalset" / "bench"
+        writer = ShardWriter(folder / "data", fmt="jsonl")
+        writer.write_many(items)
+        writer.close()
+        np.save(folder / "embeddings.npy", embedder.encode([i["question"] for i in items]).astype(np.float16))
+        write_json_atomic(folder / "manifest.json", {"stage": "evalset", "fingerprint": "bench", "primary": "data",
+                                                     "config": {"dtype": embedder.dtype}, "counts": {"data": len(items)}})  # fmt: skip
+        evalset = Artifact.load(folder)
+        seconds, flagged = {}, {}
+        for confirm in (False, True):
+            check = DecontamCheck(evalset, confirm=confirm)
+            check.run(records[:10], CheckContext({}, Path(tmp), progress=False))  # load models and index once
+            start = time.perf_counter()
+            verdicts = check.run(records, CheckContext({}, Path(tmp), progress=False))
+            seconds[confirm] = time.perf_counter() - start
+            flagged[confirm] = sum(not v.passed for v in verdicts[:200:2])
+    per_k = {k: 1000 * v / len(records) for k, v in seconds.items()}
+    return (
+        f"| decontam answer-aware confirmation ({len(records):,} records vs {len(items):,} MMLU-Pro, GPQA, GSM8K items; "
+        f"n-gram + embedding layers, {embedder.dtype}) | {per_k[False]:.1f} s per 1,000 records (cosine only; "
+        f"{flagged[False]}/100 disguises caught) | {per_k[True]:.1f} s per 1,000 records (top-5 + confirmation; "
+        f"{flagged[True]}/100 caught) | +{per_k[True] - per_k[False]:.1f} s per 1,000 records |"
+    )
 
 
 if __name__ == "__main__":

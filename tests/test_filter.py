@@ -282,6 +282,149 @@ def test_planted_contamination_is_caught_and_clean_data_is_not(evalset, tmp_path
     report = check_ctx.reports["contamination"]["benchmarks"]
     assert report["gpqa"]["flagged"] >= 2 * 0.9 * 60 and report["gpqa"]["examples"]
     assert sum(b["by_layer"]["embedding"] + b["by_layer"]["both"] for b in report.values()) > 0
+    # contamination.json names, per flag, the matched item, its score and the evidence
+    flags = check_ctx.reports["contamination"]["flags"]
+    assert {f["record_id"] for f in flags} >= {r["id"] for r in verbatim}
+    assert all(f["eval_item"] and f["evidence"] and 0 < f["score"] <= 1.0 for f in flags)
+
+
+# ---- decontamination: hand-written paraphrases (tests/fixtures/decontam_paraphrases.jsonl) -------------
+# 100 MMLU-Pro, GPQA and GSM8K evaluation items disguised as a person would (restructured, reframed, options
+# reworded and reshuffled, every fact and the answer kept), each with a same-topic different question.
+
+HAND_WRITTEN = Path(__file__).parent / "fixtures" / "decontam_paraphrases.jsonl"
+
+
+def _source_item(benchmark: str, row: dict) -> dict:
+    """The evaluation item as its benchmark file holds it: question, options and the correct answer's text."""
+    if benchmark == "mmlu_pro":
+        return {
+            "question": row["question"],
+            "choices": row["options"],
+            "answer_text": row["options"][row["answer_index"]],
+        }
+    if benchmark == "gpqa":
+        options = [
+            row["Correct Answer"],
+            row["Incorrect Answer 1"],
+            row["Incorrect Answer 2"],
+            row["Incorrect Answer 3"],
+        ]
+        return {
+            "question": row["Question"],
+            "choices": [o.strip() for o in options],
+            "answer_text": options[0].strip(),
+        }
+    return {"question": row["question"], "choices": None, "answer_text": row["answer"]}  # fmt: skip
+
+
+def hand_written() -> list[dict]:
+    """Per fixture row: its benchmark and the verbatim, disguised and same-topic negative records."""
+    rows = [json.loads(line) for line in HAND_WRITTEN.read_text().splitlines() if line.strip()]
+    files = {r["source"]: (MIRROR / r["source"]).read_text().splitlines() for r in rows}
+    out = []
+    for r in rows:
+        source = _source_item(r["benchmark"], json.loads(files[r["source"]][r["line"]]))
+
+        def record(kind: str, part: dict, r=r) -> dict:
+            return {"id": f"{r['id']}-{kind}", "task": f"plant-{r['benchmark']}", "question": part["question"],
+                    "choices": part["choices"] or None, "answer_text": part["answer"]}  # fmt: skip
+
+        out.append({"benchmark": r["benchmark"], "source": source,
+                    "verbatim": {"id": f"{r['id']}-verbatim", "task": f"plant-{r['benchmark']}", **source},
+                    "disguised": record("paraphrase", r["paraphrase"]), "negative": record("negative", r["negative"])})  # fmt: skip
+    return out
+
+
+def longest_shared_run(a: str, b: str) -> int:
+    """The longest run of consecutive words two texts share (lowercase, split on non-alphanumerics)."""
+    wa, wb = re.findall(r"[a-z0-9]+", a.lower()), re.findall(r"[a-z0-9]+", b.lower())
+    best, prev = 0, [0] * (len(wb) + 1)
+    for x in wa:
+        cur = [0] * (len(wb) + 1)
+        for j, y in enumerate(wb, 1):
+            if x == y:
+                cur[j] = prev[j - 1] + 1
+                best = max(best, cur[j])
+        prev = cur
+    return best
+
+
+def test_the_hand_written_paraphrases_share_little_wording_with_their_items():
+    import statistics
+
+    rows = hand_written()
+    assert len(rows) >= 100 and {r["benchmark"] for r in rows} == {"mmlu_pro", "gpqa", "gsm8k"}
+    runs = [longest_shared_run(r["disguised"]["question"], r["source"]["question"]) for r in rows]
+    assert statistics.median(runs) <= 6 and max(runs) <= 8, (statistics.median(runs), max(runs))
+    for r in rows:  # the disguise keeps the answer; the negative asks something else
+        if r["benchmark"] == "gsm8k":
+            assert (
+                r["source"]["answer_text"].rsplit("####", 1)[-1].strip().replace(",", "")
+                == r["disguised"]["answer_text"]
+            )
+        else:
+            assert r["disguised"]["answer_text"] in r["disguised"]["choices"]
+        assert r["negative"]["answer_text"] != r["disguised"]["answer_text"]
+
+
+def _flag_rates(evalset, tmp_path, rows: list[dict], **settings) -> dict[str, dict[str, float]]:
+    from taskseed.filter.decontam import DecontamCheck
+
+    kinds = ("verbatim", "disguised", "negative")
+    records = [r[kind] for kind in kinds for r in rows]
+    verdicts = DecontamCheck(evalset, **settings).run(records, ctx(tmp_path))
+    flagged = {rec["id"]: not v.passed for rec, v in zip(records, verdicts, strict=True)}
+    rates: dict[str, dict[str, float]] = {}
+    for bench in ("mmlu_pro", "gpqa", "gsm8k", "all"):
+        picked = [r for r in rows if bench in ("all", r["benchmark"])]
+        rates[bench] = {k: sum(flagged[r[k]["id"]] for r in picked) / len(picked) for k in kinds}
+    return rates
+
+
+@pytest.mark.slow
+def test_hand_written_paraphrases_are_caught_and_same_topic_questions_are_not(evalset, tmp_path):
+    rows = hand_written()
+    confirmed = _flag_rates(evalset, tmp_path, rows)
+    cosine_only = _flag_rates(evalset, tmp_path, rows, confirm=False)
+    print("\nhand-written paraphrases (confirmed | cosine only): benchmark  verbatim  disguised  negatives")
+    for bench, rates in confirmed.items():
+        print(f"  {bench:9s}" + "".join(f"  {rates[k]:6.1%} | {cosine_only[bench][k]:6.1%}" for k in rates))
+    assert confirmed["all"]["verbatim"] == 1.0
+    assert confirmed["all"]["disguised"] >= 0.95
+    assert confirmed["all"]["negative"] <= 0.02
+
+
+@pytest.mark.slow
+def test_the_decontamination_judge_reads_only_unconfirmed_candidates(evalset, smoke_experiment, tmp_path):
+    from taskseed.core.config import compose, to_dict
+    from taskseed.filter.decontam import DecontamCheck
+    from taskseed.filter.llm import CheckLLM
+
+    rows = hand_written()[::5]
+    records = [r[kind] for r in rows for kind in ("disguised", "negative")]
+    without = DecontamCheck(evalset).run(records, ctx(tmp_path))
+    cfg = to_dict(compose([]))
+    check_ctx = ctx(tmp_path)
+    check_ctx.llm = CheckLLM(
+        cfg["filter"]["verify"], cfg["model"], smoke_experiment["outputs"] / "cache", False
+    )
+    try:
+        judge = {"enabled": True, "candidates": 3, "max_new_tokens": 64}
+        verdicts = DecontamCheck(evalset, judge=judge).run(records, check_ctx)
+    finally:
+        check_ctx.llm.close()
+    report = check_ctx.reports["contamination"]
+    judged = [f for f in report["flags"] if "judge:" in f["evidence"]]
+    print(f"\ndecontamination judge (SmolLM2-135M): asked on {report['judge']['asked']} of {len(records)} records, "
+          f"flagged {report['judge']['flagged']}")  # fmt: skip
+    assert 0 < report["judge"]["asked"] <= sum(v.passed for v in without)
+    assert len(judged) == report["judge"]["flagged"]
+    flagged_before = {rec["id"] for rec, v in zip(records, without, strict=True) if not v.passed}
+    assert not flagged_before & {
+        f["record_id"] for f in judged
+    }  # the judge reads only what nothing confirmed
+    assert all(not v.passed for rec, v in zip(records, verdicts, strict=True) if rec["id"] in flagged_before)
 
 
 def test_filter_command_refuses_an_unknown_check(tmp_path):

@@ -131,3 +131,17 @@ def test_numeric_ngrams_can_be_left_out_of_the_index():
     assert NGramIndex.build([item], n=13, skip_numeric_ngrams=True).flags([table]) == [False]
     words = "what is the sum of the table"
     assert NGramIndex.build([item], n=7, skip_numeric_ngrams=True).flags([f"so {words} then"]) == [True]
+
+
+def test_ngrams_of_single_letters_numbers_and_symbols_are_not_evidence():
+    from taskseed.filter.ngrams import EvalItem, NGramIndex
+
+    item = EvalItem(
+        "mmlu_pro", "p:1", "Pick the row: A 1 B 2 C 3 D 4 E 5 F 6 G 7 H 8 × 9 which ratio is best", "B"
+    )
+    options = "listed as a 11 b 12 c 13 d 14 e 15 f 16 g 17 h 18 × 19 in this table"
+    assert NGramIndex.build([item], n=13).flags([options]) == [True]  # datatrove's rule: "a 0 b 0 c 0 ..."
+    assert NGramIndex.build([item], n=13, skip_numeric_ngrams=True).flags([options]) == [False]
+    assert NGramIndex.build([item], n=5, skip_numeric_ngrams=True).flags(["it is 9 which ratio is best"]) == [
+        True
+    ]

@@ -2,11 +2,14 @@
 
   ngram      any n-gram (13 by default) of the record is an n-gram of an evaluation question, or spans an
              evaluation question's end and its answer's start (taskseed.filter.ngrams, datatrove's rules);
-  embedding  the cosine similarity of the record's question to an evaluation question (all-MiniLM-L6-v2)
-             is at least `embedding_threshold`: this catches rewordings the n-grams miss.
+  embedding  the record's question is near an evaluation question (all-MiniLM-L6-v2 cosine): at or above
+             `embedding_threshold` on the cosine alone; from `candidate_threshold` up (the `top_k` nearest
+             items) when the answer confirms it (`confirm`, taskseed.filter.confirm): the same correct option
+             and answer space, or the same final number from the same givens. A person's paraphrase keeps the
+             answer; a new question on the same topic rarely does.
 
 A flagged record is rejected; `contamination.json` reports, per benchmark, how many were flagged, by which
-layer, with examples.
+layer, with examples, and every flag with its matched item, cosine and evidence.
 """
 
 from __future__ import annotations
@@ -26,14 +29,20 @@ def question_then_answer(r: dict[str, Any]) -> str:
     return f"{r['question']}\n{r['answer_text']}"
 
 
-def nearest(queries: np.ndarray, items: np.ndarray, chunk: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    """For each query vector, the index and cosine similarity of its nearest item (unit vectors)."""
-    best = np.full(len(queries), -1, dtype=np.int64)
-    sims = np.full(len(queries), -1.0, dtype=np.float32)
+def nearest(
+    queries: np.ndarray, items: np.ndarray, k: int = 1, chunk: int = 512
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each query vector, the indices and cosine similarities of its `k` nearest items, best first."""
+    k = max(1, min(k, len(items)))
+    best = np.empty((len(queries), k), dtype=np.int64)
+    sims = np.empty((len(queries), k), dtype=np.float32)
     for start in range(0, len(queries), chunk):
         scores = queries[start : start + chunk] @ items.T
-        best[start : start + chunk] = scores.argmax(axis=1)
-        sims[start : start + chunk] = scores.max(axis=1)
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        top_scores = np.take_along_axis(scores, top, axis=1)
+        order = np.argsort(-top_scores, axis=1)
+        best[start : start + chunk] = np.take_along_axis(top, order, axis=1)
+        sims[start : start + chunk] = np.take_along_axis(top_scores, order, axis=1)
     return best, sims
 
 
@@ -47,6 +56,12 @@ class DecontamCheck:
     embedding: bool = True
     embedding_threshold: float = 0.88
     embedder: dict[str, Any] = field(default_factory=dict)  # model, path, batch_size
+    confirm: bool = True
+    candidate_threshold: float = 0.6
+    top_k: int = 5
+    judge: dict[str, Any] = field(
+        default_factory=dict
+    )  # {enabled, candidates, max_new_tokens}: decontam_judge.py
     examples_per_benchmark: int = 5
     name: str = "decontam"
 
@@ -54,7 +69,9 @@ class DecontamCheck:
         return {"evalset": self.evalset.fingerprint if self.evalset else None, "ngram": self.ngram,
                 "find_query_ngrams": self.find_query_ngrams, "find_overlap_ngrams": self.find_overlap_ngrams,
                 "find_answer_ngrams": self.find_answer_ngrams, "embedding": self.embedding, "embedding_threshold": self.embedding_threshold,
-                "embedder": self.embedder.get("model", "all-MiniLM-L6-v2")}  # fmt: skip
+                "embedder": self.embedder.get("model", "all-MiniLM-L6-v2"), "confirm": self.confirm,
+                "candidate_threshold": self.candidate_threshold, "top_k": self.top_k,
+                "judge": self.judge if self.judge.get("enabled") else None}  # fmt: skip
 
     def run(self, records: list[dict[str, Any]], ctx: CheckContext) -> list[Verdict]:
         from taskseed.filter.evalset import read_evalset
@@ -76,17 +93,18 @@ class DecontamCheck:
         for n, flagged in enumerate(index.flags(texts)):
             for match in index.matches(texts[n]) if flagged else ():
                 hits[n].append(("ngram", match.item_id, 1.0, f"{match.kind} n-gram {match.ngram!r}"))
+        judged = None
         if self.embedding and records:
             from taskseed.filter.embed import Embedder
 
             embedder = Embedder(self.embedder.get("model", "all-MiniLM-L6-v2"), self.embedder.get("path"),
                                 int(self.embedder.get("batch_size", 128)), self.evalset.manifest["config"]["dtype"])  # fmt: skip
             queries = embedder.encode([r["question"] for r in records], show_progress=ctx.progress)
-            best, sims = nearest(queries, vectors)
-            for n, (j, sim) in enumerate(zip(best, sims, strict=True)):
-                if sim >= self.embedding_threshold:
-                    hits[n].append(("embedding", items[j]["item_id"], float(sim), f"cosine {sim:.3f}"))
+            best, sims = nearest(queries, vectors, k=self.top_k if self.confirm else 1)
+            judged = self._embedding_hits(records, items, best, sims, hits, embedder, ctx)
         ctx.reports["contamination"] = self.report(records, hits, items, by_id)
+        if self.embedding and records and self.judge.get("enabled"):
+            ctx.reports["contamination"]["judge"] = judged
         verdicts = []
         for r_hits in hits:
             if not r_hits:
@@ -99,6 +117,55 @@ class DecontamCheck:
             verdicts.append(fail(f"contaminated: {benches} {item_id} ({layers}; {detail})", score))
         return verdicts
 
+    def _embedding_hits(self, records, items, best, sims, hits, embedder, ctx) -> dict[str, int] | None:
+        """Near items flag a record on the cosine alone, or from `candidate_threshold` up when confirmed by
+        the answer (or, if enabled, the judge: its counts are returned)."""
+        from taskseed.filter.confirm import AnswerMatcher
+
+        pending = []
+        for n in range(len(records)):
+            if sims[n, 0] >= self.embedding_threshold:
+                j = best[n, 0]
+                hits[n].append(
+                    ("embedding", items[j]["item_id"], float(sims[n, 0]), f"cosine {sims[n, 0]:.3f}")
+                )
+            elif self.confirm:
+                pending += [(n, j, float(s)) for j, s in zip(best[n], sims[n], strict=True)
+                            if s >= self.candidate_threshold]  # fmt: skip
+        if not pending:
+            return {"asked": 0, "flagged": 0} if self.judge.get("enabled") else None
+        matcher = AnswerMatcher(embedder.encode)
+        matcher.prepare((records[n], items[j]) for n, j, _ in pending)
+        confirmed: set[int] = set()
+        for n, j, sim in pending:  # best first per record
+            if n in confirmed:
+                continue
+            evidence = matcher.evidence(records[n], items[j])
+            if evidence:
+                confirmed.add(n)
+                hits[n].append(("embedding", items[j]["item_id"], sim, f"cosine {sim:.3f}, {evidence}"))
+        return (
+            self._judge_hits(records, items, pending, confirmed, hits, ctx)
+            if self.judge.get("enabled")
+            else None
+        )
+
+    def _judge_hits(self, records, items, pending, confirmed, hits, ctx) -> dict[str, int]:
+        """The LLM judge reads the candidates the answer did not confirm."""
+        from taskseed.filter.decontam_judge import judge_candidates
+
+        open_: dict[int, list[tuple[dict[str, Any], float]]] = defaultdict(list)
+        for n, j, sim in pending:
+            if n not in confirmed:
+                open_[n].append((items[j], sim))
+        order = sorted(open_)
+        answers = judge_candidates([(records[n], open_[n]) for n in order], ctx, self.judge)
+        for n, (match, why) in zip(order, answers, strict=True):
+            if match:
+                item, sim = open_[n][match - 1]
+                hits[n].append(("embedding", item["item_id"], sim, f"cosine {sim:.3f}, judge: {why}"))
+        return {"asked": len(order), "flagged": sum(1 for match, _ in answers if match)}
+
     def report(self, records, hits, items, by_id) -> dict[str, Any]:
         out: dict[str, Any] = {
             b: {"items": 0, "flagged": 0, "by_layer": {"ngram": 0, "embedding": 0, "both": 0}, "examples": []}
@@ -106,7 +173,11 @@ class DecontamCheck:
         }
         for i in items:
             out[i["benchmark"]]["items"] += 1
+        flags = []
         for r, r_hits in zip(records, hits, strict=True):
+            for layer, item_id, score, detail in r_hits:
+                flags.append({"record_id": r.get("id"), "layer": layer, "benchmark": by_id[item_id]["benchmark"],
+                              "eval_item": item_id, "score": round(score, 4), "evidence": detail[:300]})  # fmt: skip
             per_bench: dict[str, list] = defaultdict(list)
             for h in r_hits:
                 per_bench[by_id[h[1]]["benchmark"]].append(h)
@@ -120,4 +191,9 @@ class DecontamCheck:
                     entry["examples"].append({"record_id": r["id"], "task": r["task"], "question": r["question"][:300],
                                               "eval_item": item_id, "eval_question": by_id[item_id]["question"][:300],
                                               "layer": layer, "score": round(score, 4), "detail": detail[:200]})  # fmt: skip
-        return {"settings": self.settings(), "records_checked": len(records), "benchmarks": out}
+        return {
+            "settings": self.settings(),
+            "records_checked": len(records),
+            "benchmarks": out,
+            "flags": flags,
+        }

@@ -20,6 +20,7 @@ import numpy as np
 from taskseed.core.artifacts import Artifact, content_hash
 from taskseed.core.display import progress, summary_table
 from taskseed.core.errors import TaskseedError
+from taskseed.core.hardware import resolve_dtype
 from taskseed.core.stage import Session, StageContext, StageSpec
 from taskseed.sources.data import DataSource
 from taskseed.sources.firewall import normalize_text, protected_suites, strip_affixes, template_affixes
@@ -113,7 +114,7 @@ def semantic_answer(answer: str, options: list[str]) -> str:
 def evalset_spec(cfg: dict[str, Any], catalog: Artifact) -> StageSpec:
     embedding = (cfg.get("filter") or {}).get("decontam", {}).get("embedding", {})
     config = {"suites": selected_suites(cfg), "embedder": embedding.get("model", "all-MiniLM-L6-v2"),
-              "dtype": embedding.get("dtype", "bfloat16")}  # fmt: skip
+              "dtype": resolve_dtype(embedding.get("dtype", "auto"))}  # fmt: skip
     return StageSpec(STAGE, VERSION, config, inputs={"catalog": catalog})
 
 

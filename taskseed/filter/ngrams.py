@@ -57,6 +57,12 @@ class _DropMarks(dict):
 _DROP_MARKS = _DropMarks()
 
 
+def _weak(word: str) -> bool:
+    """A number ("0" after normalization), a single letter or a symbol: shared by unrelated formulas and
+    option lists, so n-grams made mostly of them are not evidence of contamination."""
+    return len(word) == 1 or not any(c.isalpha() for c in word)
+
+
 def words(text: str) -> list[str]:
     """Normalized words of `text`, as datatrove's simplify_text + whitespace tokenization make them."""
     text = _NUMBERS.sub("0", text.lower()).translate(_PUNCT_TO_SPACE)
@@ -137,9 +143,11 @@ class NGramIndex:
             if "answer" in self.kinds:
                 starts.append(np.arange(qlen, total - n + 1))
             starts = np.concatenate(starts) if starts else np.empty(0, np.int64)
-            if self.skip_numeric_ngrams and starts.size:
-                numeric = np.cumsum([0] + [w == "0" for w in q + a])
-                starts = starts[(numeric[starts + n] - numeric[starts]) * 2 < n]
+            if (
+                self.skip_numeric_ngrams and starts.size
+            ):  # half or more numbers, letters, symbols: no evidence
+                weak = np.cumsum([0] + [_weak(w) for w in q + a])
+                starts = starts[(weak[starts + n] - weak[starts]) * 2 < n]
             if not starts.size:
                 self.unindexed.append(item)
             self.items.append(item)

@@ -51,7 +51,10 @@ def build_checks(section: dict[str, Any], evalset: Artifact | None, verifier: di
         "decontam": lambda: DecontamCheck(evalset, int(decontam.get("ngram", 13)), bool(decontam.get("find_query_ngrams", True)),
                                           bool(decontam.get("find_overlap_ngrams", True)), bool(decontam.get("find_answer_ngrams", False)),
                                           bool(embedding.get("enabled", True)),
-                                          float(embedding.get("threshold", 0.88)), dict(embedding), int(decontam.get("examples_per_benchmark", 5))),
+                                          float(embedding.get("threshold", 0.88)), dict(embedding), int(decontam.get("examples_per_benchmark", 5)),
+                                          confirm=bool(embedding.get("confirm", True)), top_k=int(embedding.get("top_k", 5)),
+                                          candidate_threshold=float(embedding.get("candidate_threshold", 0.6)),
+                                          judge=dict(decontam.get("judge") or {})),
         "verify": lambda: VerifyCheck(int(verify.get("k", 3)), float(verify.get("min_agreement", 0.6)), float(verify.get("temperature", 0.7)),
                                       int(verify.get("max_new_tokens", 320)), dict(verify.get("sandbox") or {}), verifier),
     }  # fmt: skip
@@ -60,9 +63,11 @@ def build_checks(section: dict[str, Any], evalset: Artifact | None, verifier: di
 
 def _needs_llm(section: dict[str, Any]) -> bool:
     checks = section.get("checks") or []
-    return "verify" in checks or (
-        "quality" in checks and ((section.get("quality") or {}).get("judge") or {}).get("enabled")
-    )
+
+    def judged(check: str) -> bool:
+        return check in checks and bool(((section.get(check) or {}).get("judge") or {}).get("enabled"))
+
+    return "verify" in checks or judged("quality") or judged("decontam")
 
 
 def verifier_llm(cfg: dict[str, Any], show_progress: bool) -> CheckLLM:

@@ -21,12 +21,14 @@ def make_backend(section: dict[str, Any], model_cfg: dict[str, Any], cache_dir: 
     name = section.get("backend")
     structured = bool(section.get("structured", True))
     if name == "transformers":
+        from taskseed.core.hardware import resolve_dtype
         from taskseed.core.models import ensure_model
         from taskseed.llm.hf import TransformersBackend
 
         opts = section.get("transformers") or {}
         path = ensure_model(model_cfg, cache_dir)
-        return TransformersBackend(path, model_cfg["name"], dtype=opts.get("dtype", "bfloat16"), batch_size=opts.get("batch_size", 8),
+        # the resolved dtype is part of the model id, hence of the fingerprints and the LLM call cache keys
+        return TransformersBackend(path, model_cfg["name"], dtype=resolve_dtype(opts.get("dtype", "auto")), batch_size=opts.get("batch_size", 8),
                                    structured=structured, threads=opts.get("threads"))  # fmt: skip
     if name == "openai":
         from taskseed.llm.openai import OpenAIBackend
