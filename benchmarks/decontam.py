@@ -189,7 +189,8 @@ def confirmation_cost(mirror: Path = MIRROR) -> str:
     """The embedding layer with and without answer-aware confirmation, per 1,000 records, on an evaluation set
     of MMLU-Pro, GPQA and GSM8K items: the hand-written disguises and negatives plus clean training rows."""
     from taskseed.core.artifacts import Artifact, ShardWriter, write_json_atomic
-    from taskseed.filter.base import CheckContext
+    from taskseed.filter.base import CheckContext, CheckInputs
+    from taskseed.filter.config import DecontamConfig, EmbeddingConfig
     from taskseed.filter.decontam import DecontamCheck
     from taskseed.filter.embed import Embedder
 
@@ -231,7 +232,8 @@ def confirmation_cost(mirror: Path = MIRROR) -> str:
         evalset = Artifact.load(folder)
         seconds, flagged = {}, {}
         for confirm in (False, True):
-            check = DecontamCheck(evalset, confirm=confirm)
+            config = DecontamConfig(embedding=EmbeddingConfig(confirm=confirm))
+            check = DecontamCheck(config, CheckInputs(evalset))
             check.run(records[:10], CheckContext({}, Path(tmp), progress=False))  # load models and index once
             start = time.perf_counter()
             verdicts = check.run(records, CheckContext({}, Path(tmp), progress=False))

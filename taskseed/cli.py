@@ -17,6 +17,8 @@
     taskseed reproduce RUN_ID [overrides...]   recompute a recorded run from scratch; exit 1 if it differs
     taskseed sync [overrides...]               upload the runs a tracking server missed (tracking.journal)
     taskseed model [overrides...]              prepare the configured model copy and print its path
+    taskseed config [COMMAND] [overrides...]   check COMMAND's settings (default: run) and print the resolved,
+                                               typed config with every default
 
 Bad input prints one `error: ...` line and exits with code 2. Stage commands end with `artifact: PATH`.
 """
@@ -36,7 +38,17 @@ from taskseed.core.errors import TaskseedError
 log = logging.getLogger("taskseed")
 # Stage commands run their stage (and, quietly, whatever it reads); the others are tools.
 STAGE_COMMANDS = ("seeds", "generate", "enrich", "filter", "render", "mix", "train", "eval", "report")
-COMMANDS = ("catalog", *STAGE_COMMANDS, "run", "experiment", "compare", "reproduce", "model", "sync")
+COMMANDS = (
+    "catalog",
+    *STAGE_COMMANDS,
+    "run",
+    "experiment",
+    "compare",
+    "reproduce",
+    "model",
+    "sync",
+    "config",
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -114,7 +126,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return multirun(args.args, _run_job)
     if args.command == "reproduce":
         return _reproduce(args.args)
+    if args.command == "config":
+        return _config(args.args)
     cfg = to_dict(compose(args.args))
+    _check(cfg, args.command)  # every setting the command uses, before anything is written
     source, session = _environment(cfg, args.args)
 
     if args.command == "catalog":
@@ -143,6 +158,52 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"model: {ensure_model(cfg['model'], Path(cfg['paths']['cache']))}")
         return 0
     raise TaskseedError(f"unknown command {args.command}")
+
+
+def _stages_of(cfg: dict[str, Any], command: str) -> list[str]:
+    return list(cfg["pipeline"]["stages"]) if command == "run" else [command]
+
+
+def _check(cfg: dict[str, Any], command: str) -> None:
+    from taskseed.core.schema import section
+    from taskseed.pipeline import check_config
+
+    if command in ("catalog", *STAGE_COMMANDS, "run"):
+        check_config(cfg, _stages_of(cfg, command))
+        if command == "catalog":
+            from taskseed.sources.seeds import license_policy
+
+            license_policy(cfg)  # the table shows eligibility under it
+    else:
+        for group in ("paths", "tracking"):
+            section(cfg, group)
+
+
+def _config(argv: list[str]) -> int:
+    """`taskseed config [COMMAND] [overrides...]`: the command's settings checked, then every section printed
+    as its schema holds it (defaults included), as YAML."""
+    import dataclasses
+
+    from omegaconf import OmegaConf
+
+    from taskseed.core.config import compose, to_dict
+    from taskseed.core.schema import SCHEMAS, section
+
+    command = argv[0] if argv and "=" not in argv[0] else "run"
+    if command not in ("catalog", *STAGE_COMMANDS, "run"):
+        raise TaskseedError(
+            f"usage: taskseed config [COMMAND] [overrides...]; COMMAND is catalog, a stage or run, not {command!r}"
+        )
+    overrides = argv[1:] if argv and "=" not in argv[0] else argv
+    cfg = to_dict(compose(overrides))
+    _check(cfg, command)
+    typed = {k: dataclasses.asdict(section(cfg, k)) if k in SCHEMAS else v for k, v in cfg.items()}
+    print(
+        f"# taskseed {command} {' '.join(overrides)}".rstrip()
+        + ": the resolved config, every default included"
+    )
+    print(OmegaConf.to_yaml(typed), end="")
+    return 0
 
 
 def _catalog(session, source, args) -> int:

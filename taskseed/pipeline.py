@@ -47,7 +47,7 @@ def _enrich(session: Session, source: DataSource, upstream: dict[str, Artifact])
 
 
 def _filter(session: Session, source: DataSource, upstream: dict[str, Artifact]) -> Artifact:
-    from taskseed.filter import run_filter
+    from taskseed.filter.stage import run_filter
 
     return run_filter(session, source, upstream)
 
@@ -126,51 +126,32 @@ def required(cfg: dict[str, Any], stages: list[str]) -> list[str]:
     return [s for s in ORDER if s in wanted]
 
 
-def _check_seeds(cfg: dict[str, Any]) -> None:
-    from taskseed.sources.seeds import license_policy
+def _typed(*groups: str) -> Callable[[dict[str, Any]], None]:
+    """Build each group's typed section: Hydra checked types and keys; this checks ranges and rules."""
 
-    license_policy(cfg)
-
-
-def _check_llm_stage(section: str) -> Callable[[dict[str, Any]], None]:
-    def check(cfg: dict[str, Any]) -> None:
-        from taskseed.llm import BACKENDS
-
-        node: Any = cfg
-        for part in section.split("."):
-            node = (node or {}).get(part)
-        name = (node or {}).get("backend")
-        if name not in BACKENDS:
-            raise TaskseedError(
-                f"unknown backend {name!r} in {section}.backend; use one of {', '.join(BACKENDS)}"
-            )
-
-    return check
-
-
-def _check_generate(cfg: dict[str, Any]) -> None:
-    from taskseed.synth.generate import sampling_by_kind
-    from taskseed.synth.prompts import KINDS
-
-    _check_llm_stage("generate")(cfg)
-    sampling_by_kind(cfg["generate"], list(cfg["generate"].get("kinds") or KINDS))
-
-
-def _check_filter(cfg: dict[str, Any]) -> None:
-    from taskseed.filter import build_checks
-
-    build_checks(cfg["filter"], None, {})
-    if "verify" in (cfg["filter"].get("checks") or []):
-        _check_llm_stage("filter.verify")(cfg)
-
-
-def _check_typed(group: str) -> Callable[[dict[str, Any]], None]:
     def check(cfg: dict[str, Any]) -> None:
         from taskseed.core.schema import section
 
-        section(cfg, group)
+        for group in groups:
+            section(cfg, group)
 
     return check
+
+
+def _check_seeds(cfg: dict[str, Any]) -> None:
+    from taskseed.sources.seeds import license_policy
+
+    _typed("catalog", "seeds")(cfg)
+    license_policy(cfg)
+
+
+def _check_filter(cfg: dict[str, Any]) -> None:
+    from taskseed.core.schema import section
+    from taskseed.filter.evalset import selected_suites
+
+    if "decontam" in section(cfg, "filter").checks:
+        _typed("eval")(cfg)
+        selected_suites(cfg)  # filter.decontam.suites are suites of eval.suites
 
 
 def _check_mix(cfg: dict[str, Any]) -> None:
@@ -192,24 +173,37 @@ def _check_report(cfg: dict[str, Any]) -> None:
 
 
 # Cheap checks of each stage's config section, run before any stage writes anything, so a typo in a late
-# stage fails in a second instead of after the early stages have run.
-CONFIG_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
-    "seeds": _check_seeds,
-    "generate": _check_generate,
-    "enrich": _check_llm_stage("enrich"),
-    "filter": _check_filter,
-    "render": _check_typed("render"),
-    "mix": _check_mix,
-    "train": _check_train,
-    "eval": _check_typed("eval"),
-    "report": _check_report,
+# stage fails in a second instead of after the early stages have run. A stage with a typed section
+# (core/schema.py) lists it here; what Hydra cannot see (files, other sections, task names) is checked too.
+CONFIG_CHECKS: dict[str, list[Callable[[dict[str, Any]], None]]] = {
+    "catalog": [_typed("data", "catalog", "eval")],
+    "seeds": [_check_seeds],
+    "generate": [_typed("generate")],
+    "enrich": [_typed("enrich")],
+    "filter": [_typed("filter"), _check_filter],
+    "render": [_typed("render")],
+    "mix": [_check_mix],
+    "train": [_check_train],
+    "eval": [_typed("eval")],
+    "report": [_check_report],
 }
 
 
 def check_config(cfg: dict[str, Any], stages: list[str]) -> None:
-    for stage in required(cfg, stages):
-        if stage in CONFIG_CHECKS:
-            CONFIG_CHECKS[stage](cfg)
+    """Every setting the stages (and what they read) use, before the first of them runs or writes."""
+    from taskseed.sources.tasknames import check_tasks
+
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown or not stages:
+        raise TaskseedError(
+            f"pipeline.stages: unknown stage(s) {unknown or stages}; available: {', '.join(STAGES)}"
+        )
+    _typed("paths", "data", "tracking")(cfg)
+    wanted = required(cfg, stages)
+    for stage in wanted:
+        for check in CONFIG_CHECKS.get(stage, []):
+            check(cfg)
+    check_tasks(cfg, wanted)
 
 
 def run_until(session: Session, source: DataSource, target: str) -> Artifact:
@@ -226,9 +220,6 @@ def run_until(session: Session, source: DataSource, target: str) -> Artifact:
 def run_pipeline(
     session: Session, source: DataSource, stages: list[str], run_name: str, tags: dict[str, Any] | None = None
 ) -> dict[str, Artifact]:
-    unknown = [s for s in stages if s not in STAGES]
-    if unknown:
-        raise TaskseedError(f"unknown pipeline stage(s) {unknown}; available: {', '.join(STAGES)}")
     check_config(session.cfg, stages)
     artifacts: dict[str, Artifact] = {}
     session.track_cache_hits = True  # every stage appears under the parent run, computed or reused

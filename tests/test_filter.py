@@ -10,7 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from taskseed.filter.base import CheckContext
+from taskseed.core.schema import section
+from taskseed.filter.base import CheckContext, CheckInputs
+from taskseed.filter.config import (
+    DecontamConfig,
+    DecontamJudge,
+    DedupConfig,
+    EmbeddingConfig,
+    SandboxConfig,
+    VerifyConfig,
+)
 from taskseed.filter.dedup import DedupCheck
 from taskseed.filter.format import FormatCheck
 from taskseed.filter.quality import QualityCheck
@@ -90,7 +99,9 @@ def test_dedup_finds_exact_near_and_stale_copies(tmp_path):
     near["question"] = " ".join(words)
     records[2]["seed_ids"] = ["seed-1"]  # a seed it barely changed
     seeds = {"seed-1": {"seed_id": "seed-1", "question": records[2]["question"] + " Explain."}}
-    verdicts = DedupCheck(threshold=0.7, ngram=3).run([*records, exact, near], ctx(tmp_path, seeds))
+    verdicts = DedupCheck(DedupConfig(threshold=0.7, ngram=3)).run(
+        [*records, exact, near], ctx(tmp_path, seeds)
+    )
     expected = [""] * len(records) + ["duplicate-exact", "duplicate-near"]
     expected[2] = "not-fresh"
     assert reasons(verdicts) == expected
@@ -119,7 +130,7 @@ def test_code_verification_contains_hostile_solutions(tmp_path):
         }
         for name, code in ADVERSARIAL.items()
     ]
-    check = VerifyCheck(sandbox={"wall_s": 3, "cpu_s": 2, "memory_mb": 256})
+    check = VerifyCheck(VerifyConfig(sandbox=SandboxConfig(wall_s=3, cpu_s=2, memory_mb=256)))
     verdicts = check.run(records, ctx(tmp_path))
     assert verdicts[0].passed
     assert not any(v.passed for v in verdicts[1:]), [
@@ -258,7 +269,9 @@ def test_planted_contamination_is_caught_and_clean_data_is_not(evalset, tmp_path
     paraphrased = [reworded(r, rng) for r in verbatim]
     clean = clean_records(rng)
     check_ctx = ctx(tmp_path)
-    verdicts = DecontamCheck(evalset).run(verbatim + paraphrased + clean, check_ctx)
+    verdicts = DecontamCheck(DecontamConfig(), CheckInputs(evalset)).run(
+        verbatim + paraphrased + clean, check_ctx
+    )
     flagged = [not v.passed for v in verdicts]
     n, m = len(verbatim), len(paraphrased)
     verbatim_recall = sum(flagged[:n]) / n
@@ -368,12 +381,13 @@ def test_the_hand_written_paraphrases_share_little_wording_with_their_items():
         assert r["negative"]["answer_text"] != r["disguised"]["answer_text"]
 
 
-def _flag_rates(evalset, tmp_path, rows: list[dict], **settings) -> dict[str, dict[str, float]]:
+def _flag_rates(evalset, tmp_path, rows: list[dict], **embedding) -> dict[str, dict[str, float]]:
     from taskseed.filter.decontam import DecontamCheck
 
     kinds = ("verbatim", "disguised", "negative")
     records = [r[kind] for kind in kinds for r in rows]
-    verdicts = DecontamCheck(evalset, **settings).run(records, ctx(tmp_path))
+    config = DecontamConfig(embedding=EmbeddingConfig(**embedding))
+    verdicts = DecontamCheck(config, CheckInputs(evalset)).run(records, ctx(tmp_path))
     flagged = {rec["id"]: not v.passed for rec, v in zip(records, verdicts, strict=True)}
     rates: dict[str, dict[str, float]] = {}
     for bench in ("mmlu_pro", "gpqa", "gsm8k", "all"):
@@ -403,15 +417,15 @@ def test_the_decontamination_judge_reads_only_unconfirmed_candidates(evalset, sm
 
     rows = hand_written()[::5]
     records = [r[kind] for r in rows for kind in ("disguised", "negative")]
-    without = DecontamCheck(evalset).run(records, ctx(tmp_path))
+    without = DecontamCheck(DecontamConfig(), CheckInputs(evalset)).run(records, ctx(tmp_path))
     cfg = to_dict(compose([]))
     check_ctx = ctx(tmp_path)
     check_ctx.llm = CheckLLM(
-        cfg["filter"]["verify"], cfg["model"], smoke_experiment["outputs"] / "cache", False
+        section(cfg, "filter").verify, cfg["model"], smoke_experiment["outputs"] / "cache", False
     )
     try:
-        judge = {"enabled": True, "candidates": 3, "max_new_tokens": 64}
-        verdicts = DecontamCheck(evalset, judge=judge).run(records, check_ctx)
+        judge = DecontamJudge(enabled=True, candidates=3, max_new_tokens=64)
+        verdicts = DecontamCheck(DecontamConfig(judge=judge), CheckInputs(evalset)).run(records, check_ctx)
     finally:
         check_ctx.llm.close()
     report = check_ctx.reports["contamination"]
@@ -429,7 +443,7 @@ def test_the_decontamination_judge_reads_only_unconfirmed_candidates(evalset, sm
 
 def test_filter_command_refuses_an_unknown_check(tmp_path):
     line = error_line(taskseed("filter", "filter.checks=[format,spelling]", outputs=tmp_path))
-    assert "unknown check" in line and "spelling" in line and "decontam" in line
+    assert "filter.checks='spelling' is not allowed" in line and "decontam" in line
     assert not (tmp_path / "artifacts").exists()
 
 
@@ -475,15 +489,15 @@ def test_verification_rejects_planted_wrong_answers(smoke_experiment, tmp_path):
 
     cfg = to_dict(compose([]))
     cache = smoke_experiment["outputs"] / "cache"  # SmolLM2's copy is already there
-    llm = CheckLLM(cfg["filter"]["verify"], cfg["model"], cache, show_progress=False)
+    llm = CheckLLM(section(cfg, "filter").verify, cfg["model"], cache, show_progress=False)
     records = of_kind("mc")[:40]
     wrong = [_swapped(r) for r in records]
     check_ctx = ctx(tmp_path)
     check_ctx.llm = llm
     try:
-        verdicts = VerifyCheck(k=3, min_agreement=0.6, verifier=llm.describe()).run(
-            records + wrong, check_ctx
-        )
+        verdicts = VerifyCheck(
+            VerifyConfig(k=3, min_agreement=0.6), CheckInputs(verifier=llm.describe())
+        ).run(records + wrong, check_ctx)
     finally:
         llm.close()
     n = len(records)

@@ -59,11 +59,12 @@ def test_kinds_and_examples_come_from_the_seed_records():
 
 def test_sampling_overrides_per_kind_reach_the_requests():
     from taskseed.core.errors import TaskseedError
+    from taskseed.core.schema import section
     from taskseed.synth.generate import job_spec, plan_jobs, sampling_by_kind
 
-    section = {"seed": 3, "sampling": {"temperature": 0.8, "top_p": 0.95, "max_new_tokens": 320},
-               "sampling_by_kind": {"code": {"max_new_tokens": 512}}}  # fmt: skip
-    by_kind = sampling_by_kind(section, ["mc", "code"])
+    given = {"seed": 3, "kinds": ["mc", "code"], "sampling": {"temperature": 0.8, "top_p": 0.95, "max_new_tokens": 320},
+             "sampling_by_kind": {"code": {"max_new_tokens": 512}}}  # fmt: skip
+    by_kind = sampling_by_kind(section({"generate": given}, "generate"))
     assert by_kind["mc"]["max_new_tokens"] == 320 and by_kind["code"] == {
         **by_kind["mc"],
         "max_new_tokens": 512,
@@ -78,10 +79,10 @@ def test_sampling_overrides_per_kind_reach_the_requests():
     spec = job_spec(config, {})
     tokens = {j.payload["kind"]: spec.request(j, 0).sampling.max_new_tokens for j in jobs}
     assert tokens == {"mc": 320, "code": 512}
-    with pytest.raises(TaskseedError, match="unknown kind"):
-        sampling_by_kind({**section, "sampling_by_kind": {"cod": {"max_new_tokens": 9}}}, ["code"])
-    with pytest.raises(TaskseedError, match="only temperature"):
-        sampling_by_kind({**section, "sampling_by_kind": {"code": {"seed": 9}}}, ["code"])
+    with pytest.raises(TaskseedError, match="generate.sampling_by_kind='cod' is not allowed; use one of mc"):
+        section({"generate": {**given, "sampling_by_kind": {"cod": {"max_new_tokens": 9}}}}, "generate")
+    with pytest.raises(TaskseedError, match="generate.sampling_by_kind.code.seed"):
+        section({"generate": {**given, "sampling_by_kind": {"code": {"seed": 9}}}}, "generate")
 
 
 MC = {

@@ -20,6 +20,7 @@ def test_auto_follows_the_cpus_native_bf16(monkeypatch, native, expected):
 def test_model_stages_key_their_work_by_the_resolved_dtype(monkeypatch, tmp_path, native, expected):
     from taskseed.core.artifacts import Artifact
     from taskseed.core.config import compose, to_dict
+    from taskseed.core.schema import section
     from taskseed.filter.embed import Embedder
     from taskseed.filter.evalset import evalset_spec
     from taskseed.llm import make_backend
@@ -33,5 +34,5 @@ def test_model_stages_key_their_work_by_the_resolved_dtype(monkeypatch, tmp_path
     )
     assert evalset_spec(cfg, catalog).config["dtype"] == expected  # the evalset's fingerprint and manifest
     assert Embedder().describe()["dtype"] == expected
-    backend = make_backend(cfg["generate"], cfg["model"], tmp_path / "cache")
+    backend = make_backend(section(cfg, "generate"), cfg["model"], tmp_path / "cache")
     assert backend.model_id.endswith(f":{expected}")  # the generate/enrich fingerprints and LLM cache keys

@@ -5,7 +5,3 @@ suites, rendered and embedded once; built here from the catalog). Out: the `filt
 Checks live one per module (format, quality, dedup, decontam, verify); the engines they use beside them:
 `minhash` (near duplicates), `ngrams` and `embed` (decontamination), `sandbox` (running code).
 """
-
-from taskseed.filter.stage import build_checks, run_filter
-
-__all__ = ["build_checks", "run_filter"]

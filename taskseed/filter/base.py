@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from taskseed.core.artifacts import Artifact
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -48,7 +50,17 @@ class CheckContext:
     llm: Any = None  # a CheckLLM (filter/llm.py) for the checks that call a model
 
 
+@dataclass
+class CheckInputs:
+    """What a check is built with besides its config section: the artifacts and models the stage resolved."""
+
+    evalset: Artifact | None = None  # decontam: the evaluation set artifact
+    verifier: dict[str, Any] = field(default_factory=dict)  # checks that call a model: its describe()
+
+
 class Check(Protocol):
+    """Built as `CheckClass(config_section, inputs)` (filter/config.py holds each section)."""
+
     name: str
 
     def settings(self) -> dict[str, Any]:

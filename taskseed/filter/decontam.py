@@ -3,7 +3,7 @@
   ngram      any n-gram (13 by default) of the record is an n-gram of an evaluation question, or spans an
              evaluation question's end and its answer's start (taskseed.filter.ngrams, datatrove's rules);
   embedding  the record's question is near an evaluation question (all-MiniLM-L6-v2 cosine): at or above
-             `embedding_threshold` on the cosine alone; from `candidate_threshold` up (the `top_k` nearest
+             `embedding.threshold` on the cosine alone; from `candidate_threshold` up (the `top_k` nearest
              items) when the answer confirms it (`confirm`, taskseed.filter.confirm): the same correct option
              and answer space, or the same final number from the same givens. A person's paraphrase keeps the
              answer; a new question on the same topic rarely does.
@@ -14,14 +14,15 @@ layer, with examples, and every flag with its matched item, cosine and evidence.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from taskseed.core.artifacts import Artifact
-from taskseed.filter.base import PASS, CheckContext, Verdict, fail
+from taskseed.filter.base import PASS, CheckContext, CheckInputs, Verdict, fail
+from taskseed.filter.config import DecontamConfig
 
 
 def question_then_answer(r: dict[str, Any]) -> str:
@@ -48,40 +49,29 @@ def nearest(
 
 @dataclass
 class DecontamCheck:
-    evalset: Artifact | None = None
-    ngram: int = 13
-    find_query_ngrams: bool = True
-    find_overlap_ngrams: bool = True
-    find_answer_ngrams: bool = False  # answers alone (GSM8K's worked steps) match unrelated arithmetic
-    embedding: bool = True
-    embedding_threshold: float = 0.88
-    embedder: dict[str, Any] = field(default_factory=dict)  # model, path, batch_size
-    confirm: bool = True
-    candidate_threshold: float = 0.6
-    top_k: int = 5
-    judge: dict[str, Any] = field(
-        default_factory=dict
-    )  # {enabled, candidates, max_new_tokens}: decontam_judge.py
-    examples_per_benchmark: int = 5
+    config: DecontamConfig = field(default_factory=DecontamConfig)
+    inputs: CheckInputs = field(default_factory=CheckInputs)  # .evalset: what the records are checked against
     name: str = "decontam"
 
     def settings(self) -> dict[str, Any]:
-        return {"evalset": self.evalset.fingerprint if self.evalset else None, "ngram": self.ngram,
-                "find_query_ngrams": self.find_query_ngrams, "find_overlap_ngrams": self.find_overlap_ngrams,
-                "find_answer_ngrams": self.find_answer_ngrams, "embedding": self.embedding, "embedding_threshold": self.embedding_threshold,
-                "embedder": self.embedder.get("model", "all-MiniLM-L6-v2"), "confirm": self.confirm,
-                "candidate_threshold": self.candidate_threshold, "top_k": self.top_k,
-                "judge": self.judge if self.judge.get("enabled") else None}  # fmt: skip
+        c, emb = self.config, self.config.embedding
+        evalset = self.inputs.evalset
+        return {"evalset": evalset.fingerprint if evalset else None, "ngram": c.ngram,
+                "find_query_ngrams": c.find_query_ngrams, "find_overlap_ngrams": c.find_overlap_ngrams,
+                "find_answer_ngrams": c.find_answer_ngrams, "embedding": emb.enabled, "embedding_threshold": emb.threshold,
+                "embedder": emb.model, "confirm": emb.confirm, "candidate_threshold": emb.candidate_threshold,
+                "top_k": emb.top_k, "judge": dataclasses.asdict(c.judge) if c.judge.enabled else None}  # fmt: skip
 
     def run(self, records: list[dict[str, Any]], ctx: CheckContext) -> list[Verdict]:
         from taskseed.filter.evalset import read_evalset
         from taskseed.filter.ngrams import EvalItem, NGramIndex
 
-        items, vectors = read_evalset(self.evalset)
+        c, emb, evalset = self.config, self.config.embedding, self.inputs.evalset
+        items, vectors = read_evalset(evalset)
         index = NGramIndex.build(
             (EvalItem(i["benchmark"], i["item_id"], i["question"], i["answer_text"]) for i in items),
-            n=self.ngram, find_query_ngrams=self.find_query_ngrams, find_overlap_ngrams=self.find_overlap_ngrams,
-            find_answer_ngrams=self.find_answer_ngrams,
+            n=c.ngram, find_query_ngrams=c.find_query_ngrams, find_overlap_ngrams=c.find_overlap_ngrams,
+            find_answer_ngrams=c.find_answer_ngrams,
             skip_numeric_ngrams=True,
         )  # fmt: skip
         by_id = {i["item_id"]: i for i in items}
@@ -94,16 +84,15 @@ class DecontamCheck:
             for match in index.matches(texts[n]) if flagged else ():
                 hits[n].append(("ngram", match.item_id, 1.0, f"{match.kind} n-gram {match.ngram!r}"))
         judged = None
-        if self.embedding and records:
+        if emb.enabled and records:
             from taskseed.filter.embed import Embedder
 
-            embedder = Embedder(self.embedder.get("model", "all-MiniLM-L6-v2"), self.embedder.get("path"),
-                                int(self.embedder.get("batch_size", 128)), self.evalset.manifest["config"]["dtype"])  # fmt: skip
+            embedder = Embedder(emb.model, emb.path, emb.batch_size, evalset.manifest["config"]["dtype"])
             queries = embedder.encode([r["question"] for r in records], show_progress=ctx.progress)
-            best, sims = nearest(queries, vectors, k=self.top_k if self.confirm else 1)
+            best, sims = nearest(queries, vectors, k=emb.top_k if emb.confirm else 1)
             judged = self._embedding_hits(records, items, best, sims, hits, embedder, ctx)
         ctx.reports["contamination"] = self.report(records, hits, items, by_id)
-        if self.embedding and records and self.judge.get("enabled"):
+        if emb.enabled and records and c.judge.enabled:
             ctx.reports["contamination"]["judge"] = judged
         verdicts = []
         for r_hits in hits:
@@ -122,18 +111,19 @@ class DecontamCheck:
         the answer (or, if enabled, the judge: its counts are returned)."""
         from taskseed.filter.confirm import AnswerMatcher
 
+        emb, judge = self.config.embedding, self.config.judge
         pending = []
         for n in range(len(records)):
-            if sims[n, 0] >= self.embedding_threshold:
+            if sims[n, 0] >= emb.threshold:
                 j = best[n, 0]
                 hits[n].append(
                     ("embedding", items[j]["item_id"], float(sims[n, 0]), f"cosine {sims[n, 0]:.3f}")
                 )
-            elif self.confirm:
+            elif emb.confirm:
                 pending += [(n, j, float(s)) for j, s in zip(best[n], sims[n], strict=True)
-                            if s >= self.candidate_threshold]  # fmt: skip
+                            if s >= emb.candidate_threshold]  # fmt: skip
         if not pending:
-            return {"asked": 0, "flagged": 0} if self.judge.get("enabled") else None
+            return {"asked": 0, "flagged": 0} if judge.enabled else None
         matcher = AnswerMatcher(embedder.encode)
         matcher.prepare((records[n], items[j]) for n, j, _ in pending)
         confirmed: set[int] = set()
@@ -144,11 +134,7 @@ class DecontamCheck:
             if evidence:
                 confirmed.add(n)
                 hits[n].append(("embedding", items[j]["item_id"], sim, f"cosine {sim:.3f}, {evidence}"))
-        return (
-            self._judge_hits(records, items, pending, confirmed, hits, ctx)
-            if self.judge.get("enabled")
-            else None
-        )
+        return self._judge_hits(records, items, pending, confirmed, hits, ctx) if judge.enabled else None
 
     def _judge_hits(self, records, items, pending, confirmed, hits, ctx) -> dict[str, int]:
         """The LLM judge reads the candidates the answer did not confirm."""
@@ -159,7 +145,7 @@ class DecontamCheck:
             if n not in confirmed:
                 open_[n].append((items[j], sim))
         order = sorted(open_)
-        answers = judge_candidates([(records[n], open_[n]) for n in order], ctx, self.judge)
+        answers = judge_candidates([(records[n], open_[n]) for n in order], ctx, self.config.judge)
         for n, (match, why) in zip(order, answers, strict=True):
             if match:
                 item, sim = open_[n][match - 1]
@@ -186,7 +172,7 @@ class DecontamCheck:
                 entry["flagged"] += 1
                 layers = {h[0] for h in bench_hits}
                 entry["by_layer"]["both" if len(layers) == 2 else layers.pop()] += 1
-                if len(entry["examples"]) < self.examples_per_benchmark:
+                if len(entry["examples"]) < self.config.examples_per_benchmark:
                     layer, item_id, score, detail = max(bench_hits, key=lambda h: h[2])
                     entry["examples"].append({"record_id": r["id"], "task": r["task"], "question": r["question"][:300],
                                               "eval_item": item_id, "eval_question": by_id[item_id]["question"][:300],

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from taskseed.filter.base import CheckContext
+from taskseed.filter.config import DecontamJudge
 from taskseed.filter.verify import answer_field
 from taskseed.llm import ChatRequest, Sampling
 
@@ -33,10 +34,10 @@ def _show(side: dict[str, Any]) -> str:
 
 def judge_candidates(
     pending: list[tuple[dict[str, Any], list[tuple[dict[str, Any], float]]]], ctx: CheckContext,
-    settings: dict[str, Any],
+    settings: DecontamJudge,
 ) -> list[tuple[int, str]]:  # fmt: skip
     """Per (record, [(item, cosine)...]): the 1-based number of the item it rewords (0: none) and why."""
-    n_max = int(settings.get("candidates", 3))
+    n_max = settings.candidates
     schema = {"type": "object", "properties": {"match": {"type": "integer", "enum": list(range(n_max + 1))},
               "why": {"type": "string", "maxLength": 200}}, "required": ["match", "why"], "additionalProperties": False}  # fmt: skip
     requests = []
@@ -44,7 +45,7 @@ def judge_candidates(
         items = "\n\n".join(f"{k}. {_show(item)}" for k, (item, _) in enumerate(candidates[:n_max], 1))
         user = PROMPT.format(record=_show(record), items=items)
         requests.append(ChatRequest.of([{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
-                                       Sampling(0.0, 1.0, int(settings.get("max_new_tokens", 96)), 0), schema))  # fmt: skip
+                                       Sampling(0.0, 1.0, settings.max_new_tokens, 0), schema))  # fmt: skip
     out = []
     for (_, candidates), completion in zip(
         pending, ctx.llm.complete(requests, "judging contamination"), strict=True

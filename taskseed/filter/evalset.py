@@ -21,6 +21,7 @@ from taskseed.core.artifacts import Artifact, content_hash
 from taskseed.core.display import progress, summary_table
 from taskseed.core.errors import TaskseedError
 from taskseed.core.hardware import resolve_dtype
+from taskseed.core.schema import section
 from taskseed.core.stage import Session, StageContext, StageSpec
 from taskseed.sources.data import DataSource
 from taskseed.sources.firewall import normalize_text, protected_suites, strip_affixes, template_affixes
@@ -41,7 +42,7 @@ OPTIONS_HEADER = re.compile(r"\n\s*(answer\s+)?(choices|options)\s*:?\s*$", re.I
 def selected_suites(cfg: dict[str, Any]) -> dict[str, list[str]]:
     """The evaluation suites to decontaminate against: `filter.decontam.suites` (null: all of eval.suites)."""
     suites = protected_suites(cfg["eval"])
-    wanted = ((cfg.get("filter") or {}).get("decontam") or {}).get("suites")
+    wanted = section(cfg, "filter").decontam.suites
     if wanted is None:
         return suites
     unknown = [s for s in wanted if s not in suites]
@@ -112,9 +113,12 @@ def semantic_answer(answer: str, options: list[str]) -> str:
 
 
 def evalset_spec(cfg: dict[str, Any], catalog: Artifact) -> StageSpec:
-    embedding = (cfg.get("filter") or {}).get("decontam", {}).get("embedding", {})
-    config = {"suites": selected_suites(cfg), "embedder": embedding.get("model", "all-MiniLM-L6-v2"),
-              "dtype": resolve_dtype(embedding.get("dtype", "auto"))}  # fmt: skip
+    embedding = section(cfg, "filter").decontam.embedding
+    config = {
+        "suites": selected_suites(cfg),
+        "embedder": embedding.model,
+        "dtype": resolve_dtype(embedding.dtype),
+    }
     return StageSpec(STAGE, VERSION, config, inputs={"catalog": catalog})
 
 
@@ -162,10 +166,11 @@ def build_evalset(ctx: StageContext, source: DataSource, catalog: Artifact) -> N
                 per_benchmark[suite]["items"] += 1
     if not items:
         raise TaskseedError("no evaluation items could be rendered; check eval.suites and data.mirror")
-    embedding = (ctx.cfg.get("filter") or {}).get("decontam", {}).get("embedding", {})
+    embedding = section(ctx.cfg, "filter").decontam.embedding
     with ctx.timed("embed"):
-        embedder = Embedder(ctx.spec.config["embedder"], embedding.get("path"), int(embedding.get("batch_size", 128)),
-                            ctx.spec.config["dtype"])  # fmt: skip
+        embedder = Embedder(
+            ctx.spec.config["embedder"], embedding.path, embedding.batch_size, ctx.spec.config["dtype"]
+        )
         vectors = embedder.encode([i["question"] for i in items], show_progress=ctx.progress)
     np.save(ctx.workdir / "embeddings.npy", vectors.astype(np.float16))
     writer = ctx.writer("data", fmt="jsonl", shard_rows=1_000_000)

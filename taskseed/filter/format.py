@@ -2,41 +2,41 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from taskseed.filter.base import PASS, CheckContext, Verdict, fail, kind_of
+from taskseed.filter.base import PASS, CheckContext, CheckInputs, Verdict, fail, kind_of
+from taskseed.filter.config import FormatConfig
 from taskseed.sources.firewall import normalize_text
 from taskseed.synth.parsing import is_english
 
 
 @dataclass
 class FormatCheck:
-    min_question_words: int = 3
-    max_question_chars: int = 2000
-    max_answer_chars: int = 2500
-    require_enrichment: bool = True
+    config: FormatConfig = field(default_factory=FormatConfig)
+    inputs: CheckInputs = field(default_factory=CheckInputs)
     name: str = "format"
 
     def settings(self) -> dict[str, Any]:
-        return {"min_question_words": self.min_question_words, "max_question_chars": self.max_question_chars,
-                "max_answer_chars": self.max_answer_chars, "require_enrichment": self.require_enrichment}  # fmt: skip
+        return dataclasses.asdict(self.config)
 
     def run(self, records: list[dict[str, Any]], ctx: CheckContext) -> list[Verdict]:
         return [self.check(r) for r in records]
 
     def check(self, r: dict[str, Any]) -> Verdict:
+        c = self.config
         kind = kind_of(r)
         for key in ("id", "task", "question", "answer_text"):
             if not isinstance(r.get(key), str) or not r[key].strip():
                 return fail(f"missing-field: {key}")
         question, answer = r["question"], r["answer_text"]
-        if len(normalize_text(question).split()) < self.min_question_words:
-            return fail(f"too-short: question has fewer than {self.min_question_words} words")
-        if len(question) > self.max_question_chars:
+        if len(normalize_text(question).split()) < c.min_question_words:
+            return fail(f"too-short: question has fewer than {c.min_question_words} words")
+        if len(question) > c.max_question_chars:
             return fail(f"too-long: question has {len(question)} characters")
-        if len(answer) > self.max_answer_chars:
+        if len(answer) > c.max_answer_chars:
             return fail(f"too-long: answer has {len(answer)} characters")
         verdict = {"mc": _choices, "math": _math, "code": _code}.get(kind, lambda _: PASS)(r)
         if not verdict.passed:
@@ -46,7 +46,7 @@ class FormatCheck:
         texts = [question, *(r.get("choices") or [])] + ([answer] if kind != "code" else [])
         if not all(is_english(t) for t in texts):
             return fail("wrong-language")
-        if self.require_enrichment:
+        if c.require_enrichment:
             return _enrichment(r, kind)
         return PASS
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from taskseed.filter.base import CheckContext
+from taskseed.filter.config import QualityJudge
 from taskseed.filter.verify import SYSTEM, answer_field
 from taskseed.llm import ChatRequest, Sampling
 
@@ -20,7 +21,7 @@ SCHEMA = {"type": "object", "properties": {"score": {"type": "integer", "enum": 
 
 
 def judge_scores(
-    records: list[dict[str, Any]], ctx: CheckContext, settings: dict[str, Any]
+    records: list[dict[str, Any]], ctx: CheckContext, settings: QualityJudge
 ) -> list[tuple[float | None, str]]:
     requests = []
     for r in records:
@@ -31,7 +32,7 @@ def judge_scores(
             answer=r["answer_text"][:1500],
         )
         requests.append(ChatRequest.of([{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
-                                       Sampling(0.0, 1.0, int(settings.get("max_new_tokens", 160)), 0), SCHEMA))  # fmt: skip
+                                       Sampling(0.0, 1.0, settings.max_new_tokens, 0), SCHEMA))  # fmt: skip
     out = []
     for completion in ctx.llm.complete(requests, "judging"):
         score = answer_field(completion.text, completion.finish_reason, "score")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from taskseed.core.display import progress
+from taskseed.filter.config import VerifyConfig
 from taskseed.llm import ChatRequest, Completion, cached, make_backend
 
 
@@ -14,7 +15,7 @@ class CheckLLM:
     of a killed filter run makes no call twice."""
 
     def __init__(
-        self, section: dict[str, Any], model_cfg: dict[str, Any], cache_dir: Path, show_progress: bool
+        self, section: VerifyConfig, model_cfg: dict[str, Any], cache_dir: Path, show_progress: bool
     ):
         self.section, self.model_cfg, self.cache_dir = section, model_cfg, cache_dir
         self.show_progress = show_progress

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from taskseed.filter.base import CheckContext, Verdict, fail, kind_of
+from taskseed.filter.base import CheckContext, CheckInputs, Verdict, fail, kind_of
+from taskseed.filter.config import QualityConfig
 from taskseed.sources.firewall import normalize_text
 
 PLACEHOLDER = re.compile(
@@ -47,12 +49,16 @@ def heuristics(r: dict[str, Any]) -> dict[str, bool]:
 
 @dataclass
 class QualityCheck:
-    min_score: float = 0.8
-    judge: dict[str, Any] = field(default_factory=dict)  # {enabled, min_score, ...}; see filter/judge.py
+    config: QualityConfig = field(default_factory=QualityConfig)
+    inputs: CheckInputs = field(default_factory=CheckInputs)
     name: str = "quality"
 
     def settings(self) -> dict[str, Any]:
-        return {"min_score": self.min_score, "judge": self.judge if self.judge.get("enabled") else None}
+        judge = self.config.judge
+        return {
+            "min_score": self.config.min_score,
+            "judge": dataclasses.asdict(judge) if judge.enabled else None,
+        }
 
     def run(self, records: list[dict[str, Any]], ctx: CheckContext) -> list[Verdict]:
         verdicts = []
@@ -62,15 +68,15 @@ class QualityCheck:
             missed = [k for k, ok in met.items() if not ok]
             verdicts.append(
                 Verdict(True, score)
-                if score >= self.min_score
+                if score >= self.config.min_score
                 else fail(f"low-quality: {', '.join(missed)}", score)
             )
-        if self.judge.get("enabled"):
+        if self.config.judge.enabled:
             from taskseed.filter.judge import judge_scores
 
             alive = [i for i, v in enumerate(verdicts) if v.passed]
-            scores = judge_scores([records[i] for i in alive], ctx, self.judge)
-            floor = float(self.judge.get("min_score", 3))
+            scores = judge_scores([records[i] for i in alive], ctx, self.config.judge)
+            floor = self.config.judge.min_score
             for i, (score, why) in zip(alive, scores, strict=True):
                 if score is None:
                     verdicts[i] = fail(f"judge-unparsable: {why}")

@@ -12,8 +12,10 @@ from typing import Any
 from taskseed.core.artifacts import Artifact, write_json_atomic
 from taskseed.core.display import summary_table
 from taskseed.core.errors import TaskseedError
+from taskseed.core.schema import section
 from taskseed.core.stage import Session, StageContext, StageSpec
-from taskseed.filter.base import Check, CheckContext
+from taskseed.filter.base import Check, CheckContext, CheckInputs
+from taskseed.filter.config import FilterConfig
 from taskseed.filter.decontam import DecontamCheck
 from taskseed.filter.dedup import DedupCheck
 from taskseed.filter.format import FormatCheck
@@ -27,79 +29,41 @@ log = logging.getLogger(__name__)
 
 STAGE = "filter"
 VERSION = "1"
-CHECKS = ("format", "quality", "dedup", "decontam", "verify")
+# name -> check class; each is built from its own section of FilterConfig (filter/config.py)
+CHECK_CLASSES: dict[str, type] = {"format": FormatCheck, "quality": QualityCheck, "dedup": DedupCheck,
+                                  "decontam": DecontamCheck, "verify": VerifyCheck}  # fmt: skip
 
 
-def build_checks(section: dict[str, Any], evalset: Artifact | None, verifier: dict[str, Any]) -> list[Check]:
-    names = list(section.get("checks") or [])
-    unknown = [n for n in names if n not in CHECKS]
-    if unknown:
-        raise TaskseedError(f"filter.checks has unknown check(s) {unknown}; use {', '.join(CHECKS)}")
-    if len(set(names)) != len(names):
-        raise TaskseedError("filter.checks names a check twice; list each once")
-    fmt, quality, dedup = (
-        section.get("format") or {},
-        section.get("quality") or {},
-        section.get("dedup") or {},
-    )
-    decontam, verify = section.get("decontam") or {}, section.get("verify") or {}
-    embedding = decontam.get("embedding") or {}
-    make = {
-        "format": lambda: FormatCheck(**fmt),
-        "quality": lambda: QualityCheck(min_score=float(quality.get("min_score", 0.8)), judge=dict(quality.get("judge") or {})),
-        "dedup": lambda: DedupCheck(**dedup),
-        "decontam": lambda: DecontamCheck(evalset, int(decontam.get("ngram", 13)), bool(decontam.get("find_query_ngrams", True)),
-                                          bool(decontam.get("find_overlap_ngrams", True)), bool(decontam.get("find_answer_ngrams", False)),
-                                          bool(embedding.get("enabled", True)),
-                                          float(embedding.get("threshold", 0.88)), dict(embedding), int(decontam.get("examples_per_benchmark", 5)),
-                                          confirm=bool(embedding.get("confirm", True)), top_k=int(embedding.get("top_k", 5)),
-                                          candidate_threshold=float(embedding.get("candidate_threshold", 0.6)),
-                                          judge=dict(decontam.get("judge") or {})),
-        "verify": lambda: VerifyCheck(int(verify.get("k", 3)), float(verify.get("min_agreement", 0.6)), float(verify.get("temperature", 0.7)),
-                                      int(verify.get("max_new_tokens", 320)), dict(verify.get("sandbox") or {}), verifier),
-    }  # fmt: skip
-    return [make[n]() for n in names]
-
-
-def _needs_llm(section: dict[str, Any]) -> bool:
-    checks = section.get("checks") or []
-
-    def judged(check: str) -> bool:
-        return check in checks and bool(((section.get(check) or {}).get("judge") or {}).get("enabled"))
-
-    return "verify" in checks or judged("quality") or judged("decontam")
-
-
-def verifier_llm(cfg: dict[str, Any], show_progress: bool) -> CheckLLM:
-    verify = cfg["filter"].get("verify") or {}
-    model_cfg = verify.get("model") or cfg["model"]
-    return CheckLLM(verify, model_cfg, Path(cfg["paths"]["cache"]), show_progress)
+def verifier_llm(cfg: dict[str, Any], fc: FilterConfig, show_progress: bool) -> CheckLLM:
+    return CheckLLM(fc.verify, fc.verify.model or cfg["model"], Path(cfg["paths"]["cache"]), show_progress)
 
 
 def run_filter(session: Session, source: DataSource, upstream: dict[str, Artifact]) -> Artifact:
     from taskseed.filter.evalset import load_evalset
 
     cfg = session.cfg
-    section = cfg["filter"]
+    fc: FilterConfig = section(cfg, "filter")
     examples = upstream.get("enrich") or upstream["generate"]
-    evalset = (
-        load_evalset(session, source, upstream["catalog"])
-        if "decontam" in (section.get("checks") or [])
-        else None
-    )
-    llm = verifier_llm(cfg, bool(cfg.get("progress", True)))
+    evalset = load_evalset(session, source, upstream["catalog"]) if "decontam" in fc.checks else None
+    llm = verifier_llm(cfg, fc, bool(cfg.get("progress", True)))
     try:
-        verifier = llm.describe() if _needs_llm(section) else {}
-        checks = build_checks(section, evalset, verifier)
+        inputs = CheckInputs(evalset=evalset, verifier=llm.describe() if fc.uses_llm else {})
+        checks = [CHECK_CLASSES[name](getattr(fc, name), inputs) for name in fc.checks]
         config = {"checks": [{"name": c.name, **c.settings()} for c in checks]}
         spec = StageSpec(STAGE, VERSION, config, inputs={"examples": examples, "seeds": upstream["seeds"]})
-        return session.run(spec, lambda ctx: build_filter(ctx, examples, upstream["seeds"], checks, llm))
+        run = lambda ctx: build_filter(ctx, examples, upstream["seeds"], checks, llm, fc.shard_size)  # noqa: E731
+        return session.run(spec, run)
     finally:
         llm.close()
 
 
 def build_filter(
-    ctx: StageContext, examples: Artifact, seeds: Artifact, checks: list[Check], llm: CheckLLM
+    ctx: StageContext,
+    examples: Artifact,
+    seeds: Artifact,
+    checks: list[Check],
+    llm: CheckLLM,
+    shard_rows: int,
 ) -> None:
     records = examples.read_records()
     if not records:
@@ -128,7 +92,6 @@ def build_filter(
         log.info("%s: %d of %d records passed", check.name, len(survivors), len(alive))
         alive = survivors
 
-    shard_rows = int(ctx.cfg["filter"].get("shard_size", 5000))
     kept_writer = ctx.writer("kept", fmt="jsonl", shard_rows=shard_rows)
     kept_writer.write_many(alive)
     rejected_writer = ctx.writer("rejected", fmt="jsonl", shard_rows=shard_rows)

@@ -12,13 +12,15 @@ the generator's answer; the record is kept when the share of answers agreeing wi
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from taskseed.filter.base import CheckContext, Verdict, fail, kind_of
+from taskseed.filter.base import CheckContext, CheckInputs, Verdict, fail, kind_of
+from taskseed.filter.config import VerifyConfig
 from taskseed.llm import ChatRequest, Sampling
 from taskseed.sources.firewall import normalize_text
 from taskseed.synth.parsing import Reject, extract_json
@@ -103,19 +105,17 @@ def same_number(predicted: Any, gold: float) -> bool:
 
 @dataclass
 class VerifyCheck:
-    k: int = 3
-    min_agreement: float = 0.6
-    temperature: float = 0.7  # for short and math answers (mc varies the option order instead)
-    max_new_tokens: int = 320
-    sandbox: dict[str, Any] = field(default_factory=dict)  # Limits fields for code
-    verifier: dict[str, Any] = field(default_factory=dict)  # the verifier backend's describe()
+    config: VerifyConfig = field(default_factory=VerifyConfig)
+    inputs: CheckInputs = field(default_factory=CheckInputs)  # .verifier: the verifier backend's describe()
     name: str = "verify"
 
     def settings(self) -> dict[str, Any]:
-        return {"k": self.k, "min_agreement": self.min_agreement, "temperature": self.temperature,
-                "max_new_tokens": self.max_new_tokens, "sandbox": self.sandbox, "verifier": self.verifier}  # fmt: skip
+        c = self.config
+        return {"k": c.k, "min_agreement": c.min_agreement, "temperature": c.temperature,
+                "max_new_tokens": c.max_new_tokens, "sandbox": dataclasses.asdict(c.sandbox), "verifier": self.inputs.verifier}  # fmt: skip
 
     def run(self, records: list[dict[str, Any]], ctx: CheckContext) -> list[Verdict]:
+        c = self.config
         verdicts: list[Verdict | None] = [None] * len(records)
         requests: list[ChatRequest] = []
         votes: list[tuple[int, Any]] = []  # (record index, how to read the answer)
@@ -123,13 +123,13 @@ class VerifyCheck:
             kind = kind_of(r)
             if kind == "mc":
                 # seeded by the question, so the same question always gets the same orders (and votes)
-                for order in option_orders(len(r["choices"]), self.k, r["question"]):
+                for order in option_orders(len(r["choices"]), c.k, r["question"]):
                     greedy = Sampling(0.0, 1.0, 16, 0)
                     requests.append(mc_request(r["question"], [r["choices"][j] for j in order], greedy))
                     votes.append((i, order))
             elif kind in ("short", "math"):
-                for j in range(self.k):
-                    sampling = Sampling(self.temperature if j else 0.0, 0.95, self.max_new_tokens, j)
+                for j in range(c.k):
+                    sampling = Sampling(c.temperature if j else 0.0, 0.95, c.max_new_tokens, j)
                     build = short_request if kind == "short" else math_request
                     requests.append(build(r["question"], sampling))
                     votes.append((i, kind))
@@ -156,7 +156,7 @@ class VerifyCheck:
                 seen.setdefault(i, []).append(str(answer)[:20])
         for i in cast:
             share = agree[i] / cast[i]
-            if share >= self.min_agreement:
+            if share >= c.min_agreement:
                 verdicts[i] = Verdict(True, share)
             else:
                 top = Counter(seen[i]).most_common(1)[0][0]
@@ -167,7 +167,7 @@ class VerifyCheck:
         if code:
             from taskseed.filter.sandbox import Limits, run_many
 
-            limits = Limits(**self.sandbox)
+            limits = Limits(**dataclasses.asdict(c.sandbox))
             programs = [
                 (records[i]["reference"]["solution"], "\n".join(records[i]["reference"]["tests"]))
                 for i in code

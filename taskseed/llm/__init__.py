@@ -16,35 +16,33 @@ from taskseed.llm.cache import CachedBackend, LLMCache
 BACKENDS = ("transformers", "openai", "vllm")
 
 
-def make_backend(section: dict[str, Any], model_cfg: dict[str, Any], cache_dir: Path) -> Backend:
-    """The backend a stage section (generate / enrich) names, configured from its sub-section."""
-    name = section.get("backend")
-    structured = bool(section.get("structured", True))
+def make_backend(section: Any, model_cfg: dict[str, Any], cache_dir: Path) -> Backend:
+    """The backend a stage's typed section names (generate, enrich, filter.verify: synth/config.py LLMSection),
+    configured from its sub-section of that name."""
+    name = section.backend
     if name == "transformers":
         from taskseed.core.hardware import resolve_dtype
         from taskseed.core.models import ensure_model
         from taskseed.llm.hf import TransformersBackend
 
-        opts = section.get("transformers") or {}
+        opts = section.transformers
         path = ensure_model(model_cfg, cache_dir)
         # the resolved dtype is part of the model id, hence of the fingerprints and the LLM call cache keys
-        return TransformersBackend(path, model_cfg["name"], dtype=resolve_dtype(opts.get("dtype", "auto")), batch_size=opts.get("batch_size", 8),
-                                   structured=structured, threads=opts.get("threads"))  # fmt: skip
+        return TransformersBackend(path, model_cfg["name"], dtype=resolve_dtype(opts.dtype), batch_size=opts.batch_size,
+                                   structured=section.structured, threads=opts.threads)  # fmt: skip
     if name == "openai":
         from taskseed.llm.openai import OpenAIBackend
 
-        opts = section.get("openai") or {}
-        return OpenAIBackend(opts.get("base_url", ""), opts.get("model"), api_key_env=opts.get("api_key_env", "OPENAI_API_KEY"),
-                             concurrency=opts.get("concurrency", 8), timeout_s=opts.get("timeout_s", 120), max_retries=opts.get("max_retries", 4),
-                             backoff_s=opts.get("backoff_s", 1.0), structured=structured)  # fmt: skip
+        o = section.openai
+        return OpenAIBackend(o.base_url, o.model, api_key_env=o.api_key_env, concurrency=o.concurrency, timeout_s=o.timeout_s,
+                             max_retries=o.max_retries, backoff_s=o.backoff_s, structured=section.structured)  # fmt: skip
     if name == "vllm":
         from taskseed.core.models import ensure_model
         from taskseed.llm.vllm import VLLMBackend
 
-        opts = section.get("vllm") or {}
-        return VLLMBackend(
-            ensure_model(model_cfg, cache_dir), model_cfg["name"], structured=structured, **opts
-        )
+        v = section.vllm
+        return VLLMBackend(ensure_model(model_cfg, cache_dir), model_cfg["name"], structured=section.structured,
+                           dtype=v.dtype, max_model_len=v.max_model_len, **v.engine)  # fmt: skip
     raise TaskseedError(f"unknown backend {name!r}; use one of {', '.join(BACKENDS)}")
 
 

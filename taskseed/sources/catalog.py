@@ -20,7 +20,9 @@ import yaml
 from taskseed.core.artifacts import Artifact, file_digest
 from taskseed.core.display import summary_table
 from taskseed.core.errors import FirewallError, TaskseedError
+from taskseed.core.schema import section
 from taskseed.core.stage import Session, StageContext, StageSpec
+from taskseed.sources.config import CatalogConfig
 from taskseed.sources.data import DataSource
 from taskseed.sources.firewall import check_task, evaluated_splits, protected_suites, split_key
 from taskseed.sources.licenses import LicensePolicy, LicenseTable
@@ -193,20 +195,16 @@ def eligibility(record: dict[str, Any], policy: LicensePolicy) -> tuple[bool, st
 
 
 def catalog_spec(cfg: dict[str, Any], source: DataSource) -> StageSpec:
-    cat = cfg["catalog"]
-    include = [{"path": str(p), "digest": _tree_digest(Path(p))} for p in cat.get("include_paths") or []]
+    cat: CatalogConfig = section(cfg, "catalog")
+    include = [{"path": str(p), "digest": _tree_digest(Path(p))} for p in cat.include_paths]
     config = {
         "lm_eval": metadata.version("lm_eval"),
         "include_paths": include,
-        "families": file_digest(Path(cat["families"]))
-        if Path(cat["families"]).is_file()
-        else cat["families"],
-        "licenses": file_digest(Path(cat["licenses"]))
-        if Path(cat["licenses"]).is_file()
-        else cat["licenses"],
-        "variants": cat.get("variants") or {},
+        "families": file_digest(Path(cat.families)),
+        "licenses": file_digest(Path(cat.licenses)),
+        "variants": cat.variants,
         "suites": protected_suites(cfg["eval"]),
-        "eval_only_datasets": cfg["eval"].get("eval_only_datasets") or [],
+        "eval_only_datasets": section(cfg, "eval").eval_only_datasets,
         "data": source.identity(),
     }
     return StageSpec(STAGE, VERSION, config)
@@ -223,19 +221,19 @@ def _tree_digest(root: Path) -> str:
 
 
 def build_catalog(ctx: StageContext, cfg: dict[str, Any], source: DataSource) -> None:
-    cat = cfg["catalog"]
-    licenses = LicenseTable.load(Path(cat["licenses"]))
-    families = FamilyTable.load(Path(cat["families"]))
+    cat: CatalogConfig = section(cfg, "catalog")
+    licenses = LicenseTable.load(Path(cat.licenses))
+    families = FamilyTable.load(Path(cat.families))
     with ctx.timed("registry"):
-        registry = Registry(cat.get("include_paths") or [])
-    variants = cat.get("variants") or {}
+        registry = Registry(cat.include_paths)
+    variants = cat.variants
     for name in variants:
         if name not in registry.index:
             raise TaskseedError(
                 f"catalog.variants names {name!r}, which is not an lm-eval task; fix the variant list"
             )
     protected = suite_splits(registry, protected_suites(cfg["eval"]))
-    eval_only = cfg["eval"].get("eval_only_datasets") or []
+    eval_only = section(cfg, "eval").eval_only_datasets
     parents = registry.parents()
 
     records = []

@@ -61,14 +61,14 @@ class LicensePolicy:
             if setting not in table.policies:
                 names = ", ".join(sorted(table.policies))
                 raise TaskseedError(
-                    f"unknown license policy {setting!r}; use one of {names} or a list of license ids"
+                    f"unknown license policy {setting!r} in seeds.license_policy; use one of {names} or a list of license ids"
                 )
             return cls(setting, frozenset(table.policies[setting]), frozenset(), bool(allow_unknown))
         if isinstance(setting, (list, tuple)) and setting and all(isinstance(s, str) for s in setting):
             ids = frozenset(setting)
             return cls("allow-list", frozenset(), ids, bool(allow_unknown) or UNKNOWN in ids)
         raise TaskseedError(
-            f"invalid license policy {setting!r}; use a policy name (e.g. commercial) or a list of license ids"
+            f"invalid seeds.license_policy {setting!r}; use a policy name (e.g. commercial) or a list of license ids"
         )
 
     def admits(self, license_id: str, license_class: str) -> tuple[bool, str]:

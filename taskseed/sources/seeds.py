@@ -7,6 +7,7 @@ row is checked against evaluation data before it becomes a seed.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import logging
@@ -17,8 +18,10 @@ from typing import Any
 from taskseed.core.artifacts import Artifact, content_hash
 from taskseed.core.display import progress, summary_table
 from taskseed.core.errors import TaskseedError
+from taskseed.core.schema import section
 from taskseed.core.stage import Session, StageContext, StageSpec
 from taskseed.sources.catalog import eligibility, load_catalog
+from taskseed.sources.config import SeedsConfig
 from taskseed.sources.data import DataSource, read_jsonl
 from taskseed.sources.firewall import EvalIndex, QuestionIndex, check_task
 from taskseed.sources.licenses import LicensePolicy, LicenseTable
@@ -62,21 +65,20 @@ def seed_schema():
 
 
 def license_policy(cfg: dict[str, Any]) -> LicensePolicy:
-    table = LicenseTable.load(Path(cfg["catalog"]["licenses"]))
-    return LicensePolicy.from_config(
-        cfg["seeds"]["license_policy"], cfg["seeds"].get("allow_unknown_license", False), table
-    )
+    sc: SeedsConfig = section(cfg, "seeds")
+    table = LicenseTable.load(Path(section(cfg, "catalog").licenses))
+    return LicensePolicy.from_config(sc.license_policy, sc.allow_unknown_license, table)
 
 
 def select_tasks(
     records: list[dict[str, Any]], catalog: Artifact, cfg: dict[str, Any], policy: LicensePolicy
 ):
     """(selected records, excluded {task: reason}); explicit requests that break the firewall raise."""
-    seeds_cfg = cfg["seeds"]
+    sc: SeedsConfig = section(cfg, "seeds")
     by_name = {r["task"]: r for r in records}
-    requested = seeds_cfg.get("tasks", "all")
+    requested = sc.tasks
     excluded: dict[str, str] = {}
-    if requested in ("all", None):
+    if requested == "all":
         candidates = []
         for record in records:
             if not record["training_split"]:
@@ -86,15 +88,13 @@ def select_tasks(
                 candidates.append(record)
             elif record["availability"] != "missing" or not reason.startswith("unavailable"):
                 excluded[record["task"]] = reason
-        if seeds_cfg.get("one_task_per_dataset", True):
+        if sc.one_task_per_dataset:
             candidates, duplicates = _one_task_per_dataset(candidates)
             excluded.update(duplicates)
         return candidates, excluded
 
-    if isinstance(requested, str):
-        requested = [requested]
     protected = json.loads((catalog.path / "protected_splits.json").read_text())
-    eval_only = cfg["eval"].get("eval_only_datasets") or []
+    eval_only = section(cfg, "eval").eval_only_datasets
     selected = []
     for item in requested:
         name, _, split = str(item).partition(":")
@@ -141,12 +141,12 @@ def _one_task_per_dataset(records: list[dict[str, Any]]):
 def seeds_spec(
     cfg: dict[str, Any], catalog: Artifact, selected: list[dict[str, Any]], policy: LicensePolicy
 ) -> StageSpec:
-    seeds_cfg = cfg["seeds"]
+    sc: SeedsConfig = section(cfg, "seeds")
     config = {
         "tasks": [{"task": r["task"], "variant": r["variant"], "license": r["license"]} for r in selected],
         "license_policy": policy.describe(),
-        "max_rows_per_task": seeds_cfg.get("max_rows_per_task"),
-        "row_firewall": seeds_cfg.get("row_firewall"),
+        "max_rows_per_task": sc.max_rows_per_task,
+        "row_firewall": dataclasses.asdict(sc.row_firewall),
     }
     return StageSpec(STAGE, VERSION, config, inputs={"catalog": catalog})
 
@@ -166,9 +166,9 @@ def run_seeds(session: Session, source: DataSource) -> Artifact:
 def build_seeds(
     ctx: StageContext, cfg, source: DataSource, catalog: Artifact, selected, excluded, policy: LicensePolicy
 ) -> None:
-    seeds_cfg = cfg["seeds"]
-    fw = seeds_cfg.get("row_firewall") or {}
-    index = EvalIndex(min_words=fw.get("min_words", 5))
+    sc: SeedsConfig = section(cfg, "seeds")
+    min_words = sc.row_firewall.min_words
+    index = EvalIndex(min_words=min_words)
     eval_files = json.loads((catalog.path / "eval_files.json").read_text()) if source.mirror else {}
     with ctx.timed("eval_index"):
         for rel in progress(
@@ -178,15 +178,13 @@ def build_seeds(
     ctx.stats["eval_index"] = {"files": len(eval_files), "rows": len(index)}
     log.info("evaluation index: %d rows from %d mirror files", len(index), len(eval_files))
 
-    writer = ctx.writer(
-        "data", fmt="parquet", schema=seed_schema(), shard_rows=seeds_cfg.get("shard_rows", 50_000)
-    )
+    writer = ctx.writer("data", fmt="parquet", schema=seed_schema(), shard_rows=sc.shard_rows)
     per_task: dict[str, dict[str, Any]] = {}
-    limit = seeds_cfg.get("max_rows_per_task")
+    limit = sc.max_rows_per_task
     for number, record in enumerate(selected, 1):
         log.info("[%d/%d] %s (%s)", number, len(selected), record["task"], record["dataset_path"])
         with ctx.timed("tasks"):
-            stats = _seed_task(record, source, index, writer, limit, fw.get("min_words", 5), ctx.progress)
+            stats = _seed_task(record, source, index, writer, limit, min_words, ctx.progress)
         if stats.get("skipped"):
             excluded[record["task"]] = stats["skipped"]
             log.warning("skipping %s: %s", record["task"], stats["skipped"])

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from taskseed.core.artifacts import Artifact, content_hash
+from taskseed.core.schema import section
 from taskseed.core.stage import Session, StageContext, StageSpec
 from taskseed.llm import Sampling, cached, make_backend
 from taskseed.llm.base import ChatRequest, Completion
 from taskseed.sources.firewall import normalize_text
+from taskseed.synth.config import EnrichConfig
 from taskseed.synth.generate import finish_llm_stage
 from taskseed.synth.llmjobs import Job, JobSpec, Outcome, run_jobs
 from taskseed.synth.parsing import Reject, extract_json, is_english
@@ -139,18 +141,12 @@ def check_enrichment(example: dict[str, Any], text: str, finish_reason: str) -> 
     return out
 
 
-def enrich_spec(cfg: dict[str, Any], generated: Artifact, backend_info: dict[str, Any]) -> StageSpec:
-    e = cfg["enrich"]
-    s = e.get("sampling") or {}
+def enrich_spec(e: EnrichConfig, generated: Artifact, backend_info: dict[str, Any]) -> StageSpec:
+    s = e.sampling
     config = {
         "backend": backend_info,
-        "sampling": Sampling(
-            float(s.get("temperature", 0.3)),
-            float(s.get("top_p", 0.95)),
-            int(s.get("max_new_tokens", 384)),
-            int(e.get("seed", 0)),
-        ).as_dict(),
-        "max_attempts": int(e.get("max_attempts", 3)),
+        "sampling": Sampling(s.temperature, s.top_p, s.max_new_tokens, e.seed).as_dict(),
+        "max_attempts": e.max_attempts,
         "prompt_version": prompt_version(),
     }
     return StageSpec(STAGE, VERSION, config, inputs={"generated": generated}, resumable=True)
@@ -190,15 +186,18 @@ def job_spec(config: dict[str, Any], backend_info: dict[str, Any]) -> JobSpec:
 
 def run_enrich(session: Session, generated: Artifact) -> Artifact:
     cfg = session.cfg
-    backend = make_backend(cfg["enrich"], cfg["model"], Path(cfg["paths"]["cache"]))
-    spec = enrich_spec(cfg, generated, backend.describe())
+    e: EnrichConfig = section(cfg, "enrich")
+    backend = make_backend(e, cfg["model"], Path(cfg["paths"]["cache"]))
+    spec = enrich_spec(e, generated, backend.describe())
     try:
-        return session.run(spec, lambda ctx: build_enrich(ctx, generated, backend, spec.config))
+        return session.run(spec, lambda ctx: build_enrich(ctx, generated, backend, spec.config, e.shard_size))
     finally:
         backend.close()
 
 
-def build_enrich(ctx: StageContext, generated: Artifact, backend, config: dict[str, Any]) -> None:
+def build_enrich(
+    ctx: StageContext, generated: Artifact, backend, config: dict[str, Any], shard_size: int
+) -> None:
     jobs = [
         Job(
             content_hash("enrich", r["id"], r["job_id"], length=16),
@@ -219,7 +218,7 @@ def build_enrich(ctx: StageContext, generated: Artifact, backend, config: dict[s
             jobs,
             job_spec(config, backend.describe()),
             runner,
-            int(ctx.cfg["enrich"].get("shard_size", 32)),
+            shard_size,
             ctx.progress,
             "enrich",
         )

@@ -7,6 +7,7 @@ a new sampling seed up to `max_attempts` and then kept as rejected records with 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -15,9 +16,11 @@ from typing import Any
 from taskseed.core.artifacts import Artifact, content_hash
 from taskseed.core.display import summary_table
 from taskseed.core.errors import TaskseedError
+from taskseed.core.schema import section
 from taskseed.core.stage import Session, StageContext, StageSpec
 from taskseed.llm import Sampling, cached, make_backend
 from taskseed.llm.base import ChatRequest, Completion
+from taskseed.synth.config import GenerateConfig, SamplingConfig
 from taskseed.synth.llmjobs import Job, JobSpec, Outcome, run_jobs
 from taskseed.synth.parsing import parse_generation
 from taskseed.synth.prompts import KINDS, build_messages, kind_of, prompt_version, question_stem, schema
@@ -29,35 +32,19 @@ STAGE = "generate"
 VERSION = "1"
 
 
-def sampling_of(section: dict[str, Any]) -> Sampling:
-    s = section.get("sampling") or {}
-    return Sampling(
-        float(s.get("temperature", 0.7)),
-        float(s.get("top_p", 0.95)),
-        int(s.get("max_new_tokens", 384)),
-        int(section.get("seed", 0)),
-    )
+def sampling_of(sampling: SamplingConfig, seed: int) -> Sampling:
+    return Sampling(sampling.temperature, sampling.top_p, sampling.max_new_tokens, seed)
 
 
-def sampling_by_kind(section: dict[str, Any], kinds: list[str]) -> dict[str, dict[str, Any]]:
+def sampling_by_kind(g: GenerateConfig) -> dict[str, dict[str, Any]]:
     """The base sampling with each kind's overrides (`sampling_by_kind.code.max_new_tokens=512`): a worked
     solution or a program needs more room than a multiple-choice item."""
-    base = sampling_of(section).as_dict()
-    overrides = section.get("sampling_by_kind") or {}
-    unknown = sorted(set(overrides) - set(KINDS))
-    if unknown:
-        raise TaskseedError(
-            f"generate.sampling_by_kind has unknown kind(s) {unknown}; use {', '.join(KINDS)}"
-        )
+    base = sampling_of(g.sampling, g.seed).as_dict()
     out = {}
-    for kind in kinds:
-        extra = dict(overrides.get(kind) or {})
-        bad = sorted(set(extra) - {"temperature", "top_p", "max_new_tokens"})
-        if bad:
-            raise TaskseedError(
-                f"generate.sampling_by_kind.{kind} sets {bad}; only temperature, top_p, max_new_tokens"
-            )
-        out[kind] = Sampling(**{**base, **extra}).as_dict()
+    for kind in g.kinds:
+        extra = g.sampling_by_kind.get(kind)
+        given = {k: v for k, v in dataclasses.asdict(extra).items() if v is not None} if extra else {}
+        out[kind] = Sampling(**{**base, **given}).as_dict()
     return out
 
 
@@ -73,28 +60,21 @@ def retry_sampling(base: Sampling, attempt: int) -> Sampling:
     )
 
 
-def generate_spec(cfg: dict[str, Any], seeds: Artifact, backend_info: dict[str, Any]) -> StageSpec:
-    g = cfg["generate"]
-    kinds = list(g.get("kinds") or KINDS)
-    unknown = [k for k in kinds if k not in KINDS]
-    if unknown:
-        raise TaskseedError(f"generate.kinds has unknown kind(s) {unknown}; use {', '.join(KINDS)}")
+def generate_spec(g: GenerateConfig, seeds: Artifact, backend_info: dict[str, Any]) -> StageSpec:
     config = {
         "backend": backend_info,
-        "sampling": sampling_of(g).as_dict(),
-        "sampling_by_kind": sampling_by_kind(g, kinds),
-        "num_examples": int(g["num_examples"]),
-        "few_shot": int(g.get("few_shot", 3)),
-        "max_attempts": int(g.get("max_attempts", 3)),
-        "group_temperature": float(g.get("group_temperature", 0.0)),
-        "task_temperature": float(g.get("task_temperature", 0.0)),
-        "kinds": kinds,
-        "kind_overrides": g.get("kind_overrides") or {},
-        "tasks": g.get("tasks"),
-        "prompt_versions": {k: prompt_version(k) for k in kinds},
+        "sampling": sampling_of(g.sampling, g.seed).as_dict(),
+        "sampling_by_kind": sampling_by_kind(g),
+        "num_examples": g.num_examples,
+        "few_shot": g.few_shot,
+        "max_attempts": g.max_attempts,
+        "group_temperature": g.group_temperature,
+        "task_temperature": g.task_temperature,
+        "kinds": list(g.kinds),
+        "kind_overrides": dict(g.kind_overrides),
+        "tasks": g.tasks,
+        "prompt_versions": {k: prompt_version(k) for k in g.kinds},
     }
-    if config["num_examples"] <= 0:
-        raise TaskseedError("generate.num_examples must be positive")
     return StageSpec(STAGE, VERSION, config, inputs={"seeds": seeds}, resumable=True)
 
 
@@ -183,18 +163,18 @@ def _identity(job: Job) -> dict[str, Any]:
 
 def run_generate(session: Session, seeds: Artifact) -> Artifact:
     cfg = session.cfg
-    backend = make_backend(
-        cfg["generate"], cfg["model"], Path(cfg["paths"]["cache"])
-    )  # loads its model lazily
-    spec = generate_spec(cfg, seeds, backend.describe())
+    g: GenerateConfig = section(cfg, "generate")
+    backend = make_backend(g, cfg["model"], Path(cfg["paths"]["cache"]))  # loads its model lazily
+    spec = generate_spec(g, seeds, backend.describe())
     try:
-        return session.run(spec, lambda ctx: build_generate(ctx, seeds, backend, spec.config))
+        return session.run(spec, lambda ctx: build_generate(ctx, seeds, backend, spec.config, g.shard_size))
     finally:
         backend.close()
 
 
-def build_generate(ctx: StageContext, seeds: Artifact, backend, config: dict[str, Any]) -> None:
-    section = ctx.cfg["generate"]
+def build_generate(
+    ctx: StageContext, seeds: Artifact, backend, config: dict[str, Any], shard_size: int
+) -> None:
     with ctx.timed("plan"):
         jobs = plan_jobs(seeds.read_records(), config)
     runner = cached(backend, Path(ctx.cfg["paths"]["cache"]))
@@ -204,7 +184,7 @@ def build_generate(ctx: StageContext, seeds: Artifact, backend, config: dict[str
             jobs,
             job_spec(config, backend.describe()),
             runner,
-            int(section.get("shard_size", 32)),
+            shard_size,
             ctx.progress,
             "generate",
         )

@@ -12,8 +12,8 @@ import re
 from typing import Any
 
 from taskseed.core.artifacts import content_hash
+from taskseed.synth.config import KINDS  # noqa: F401 - the prompt kinds, declared with the schema
 
-KINDS = ("mc", "short", "math", "code")
 LIMITS = {"question": 700, "option": 200, "answer": 300, "solution": 2000, "test": 300}
 
 SYSTEM = "You write new exam questions for a benchmark task. Reply with one JSON object and nothing else."
