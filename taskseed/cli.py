@@ -100,9 +100,10 @@ def _environment(cfg: dict[str, Any], overrides: list[str] | None = None):
     from taskseed.sources.data import DataSource, set_offline_env
 
     setup_logging(cfg.get("log_level", "INFO"))
-    outputs = Path(cfg["paths"]["outputs"])
-    ensure_writable(outputs)
-    source = DataSource.from_config(cfg["data"], Path(cfg["paths"]["root"]))
+    source = DataSource.from_config(
+        cfg["data"], Path(cfg["paths"]["root"])
+    )  # a bad mirror path writes nothing
+    ensure_writable(Path(cfg["paths"]["outputs"]))
     set_offline_env(source)
     # datasets reads this when first imported; keep its Arrow cache with the rest of our outputs.
     os.environ.setdefault("HF_DATASETS_CACHE", str(Path(cfg["paths"]["cache"]) / "hf_datasets"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from taskseed.core.artifacts import Artifact
@@ -191,6 +192,7 @@ CONFIG_CHECKS: dict[str, list[Callable[[dict[str, Any]], None]]] = {
 
 def check_config(cfg: dict[str, Any], stages: list[str]) -> None:
     """Every setting the stages (and what they read) use, before the first of them runs or writes."""
+    from taskseed.sources.data import resolve_mirror
     from taskseed.sources.tasknames import check_tasks
 
     unknown = [s for s in stages if s not in STAGES]
@@ -199,6 +201,7 @@ def check_config(cfg: dict[str, Any], stages: list[str]) -> None:
             f"pipeline.stages: unknown stage(s) {unknown or stages}; available: {', '.join(STAGES)}"
         )
     _typed("paths", "data", "tracking")(cfg)
+    resolve_mirror(cfg["data"]["mirror"], Path(cfg["paths"]["root"]))  # an existing folder, when named
     wanted = required(cfg, stages)
     for stage in wanted:
         for check in CONFIG_CHECKS.get(stage, []):
