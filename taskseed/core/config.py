@@ -51,7 +51,8 @@ def compose(overrides: list[str] | tuple[str, ...] = (), config_name: str = "con
         cause = str(err.__cause__ or "").strip().splitlines()
         detail = f" ({cause[0]})" if cause and cause[0] not in first else ""
         raise TaskseedError(
-            f"bad configuration override: {first}{detail}; see `conf/` for valid keys"
+            f"bad configuration override: {first}{detail}{_suggest(first + detail)}; "
+            "`taskseed config` prints every key with its default"
         ) from None
     finally:
         GlobalHydra.instance().clear()
@@ -120,3 +121,29 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
     else:
         out[prefix] = json.dumps(tree, sort_keys=True, default=str)
     return out
+
+
+def _suggest(message: str) -> str:
+    """For an unknown key of a typed section, the closest key it has ("did you mean tasks?")."""
+    import dataclasses
+    import difflib
+    import re
+    import typing
+
+    from taskseed.core.schema import SCHEMAS
+
+    found = re.search(r"Key '([^']+)' not in '(\w+)'", message)
+    if not found:
+        return ""
+    todo, seen = list(SCHEMAS.values()), set()
+    while todo:
+        cls = todo.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        if cls.__name__ == found.group(2):
+            keys = [f.name for f in dataclasses.fields(cls)]
+            close = difflib.get_close_matches(found.group(1), keys, n=1)
+            return f"; did you mean {close[0]}?" if close else f"; its keys: {', '.join(keys)}"
+        todo += [t for t in typing.get_type_hints(cls).values() if dataclasses.is_dataclass(t)]
+    return ""
