@@ -5,10 +5,11 @@ correct answer and, for multiple choice, the answer space; for math, the givens 
 question on the same topic shares the wording's topic but rarely those. So a record retrieved near an
 evaluation item (by embedding, at a recall-oriented cosine) is confirmed as that item only on this evidence:
 
-  multiple choice  the correct options match, and at least half of the record's other options match options
-                   of the item (text equal, the same numbers, word F1, or embedding cosine of the option texts);
-  math             the final numbers are equal and the record's question keeps at least half of the item's
-                   numbers;
+  multiple choice  matched one to one by similarity (the same values, word F1, or the embedding cosine of the
+                   option texts), the record's correct option is the item's correct option, and at least half of
+                   the record's options find a counterpart; a rewording keeps each option's meaning, a different
+                   question on the same topic has another answer or other options;
+  math             the final numbers are equal and the record's question keeps a third of the item's numbers;
   short answer     the answers match (text equal, word F1) and the answer is not a yes/no or a bare number.
 
 `evidence()` returns a line saying what confirmed the match, or None.
@@ -19,38 +20,47 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
+from difflib import SequenceMatcher
 from typing import Any
 
 import numpy as np
 
+_SCIENTIFIC = re.compile(
+    r"(-?\d+(?:\.\d+)?)\s*(?:(?:[x×*·]\s*)?10\s*\^\s*\(?|[x×*·]\s*1e|e)(-?\d+)\)?", re.IGNORECASE
+)
+_LATEX = re.compile(r"\\mathrm|\\text|\\left|\\right|[${}~\\]")
 _NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
 _WORD = re.compile(r"[a-z0-9]+")
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}  # fmt: skip
 _TRIVIAL = {"yes", "no", "true", "false", "none", "maybe"}
-OPTION_F1 = 0.7  # word F1 at which two option texts say the same
-OPTION_COSINE = 0.85  # embedding cosine at which two option texts say the same
+MIN_OPTION_SIMILARITY = 0.6  # below this two option texts are not counterparts
 MIN_OPTION_OVERLAP = 0.5
-MIN_NUMBER_OVERLAP = 0.5
+MIN_NUMBER_OVERLAP = 1 / 3
 
 
 def norm(text: str) -> str:
-    return " ".join(_WORD.findall(str(text).lower()))
+    return " ".join(_NUMBER_WORDS.get(w, w) for w in _WORD.findall(str(text).lower()))
 
 
 def numbers(text: str) -> list[str]:
-    """The numbers in `text`, canonical ("1,200.50" -> "1200.5")."""
-    out = []
-    for raw in _NUMBER.findall(str(text)):
-        value = raw.replace(",", "")
-        if "." in value:
-            value = value.rstrip("0").rstrip(".")
-        out.append(value)
-    return out
+    """The values in `text`, canonical: "1,200.50" -> "1200.5", "2.6 × 10^5" and "2.6*1e5" -> "260000",
+    "eight" -> "8"."""
+    text = _SCIENTIFIC.sub(lambda m: _canonical(float(m[1]) * 10 ** int(m[2])), _LATEX.sub(" ", str(text)))
+    out = [_canonical(raw.replace(",", "")) for raw in _NUMBER.findall(text)]
+    return out + [_NUMBER_WORDS[w] for w in _WORD.findall(text.lower()) if w in _NUMBER_WORDS]
+
+
+def _canonical(value: str | float) -> str:
+    number = float(value)
+    return str(int(number)) if number == int(number) and abs(number) < 1e15 else f"{number:.6g}"
 
 
 def final_number(answer: str) -> str | None:
     """GSM8K's "#### N", else the last number of the answer."""
     tail = str(answer).rsplit("####", 1)[-1]
-    found = numbers(tail)
+    found = [_canonical(raw.replace(",", "")) for raw in _NUMBER.findall(tail)]
     return found[-1] if found else None
 
 
@@ -74,25 +84,26 @@ class AnswerMatcher:
     def prepare(self, pairs: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> None:
         if self.encode is None:
             return
-        texts = {str(t) for record, item in pairs for side in (record, item) for t in _options(side)}
+        texts = {t for record, item in pairs for side in (record, item) for t in _options(side)}
         new = sorted(t for t in texts if t not in self._vectors)
         if new:
             for text, vector in zip(new, self.encode(new), strict=True):
                 self._vectors[text] = vector
 
-    def same_option(self, a: str, b: str) -> bool:
-        na, nb = norm(a), norm(b)
-        if na == nb:
-            return bool(na) or str(a).strip() == str(b).strip()
-        nums_a, nums_b = numbers(a), numbers(b)
-        if nums_a and sorted(nums_a) == sorted(nums_b):
-            return True
-        if nums_a != nums_b and (nums_a or nums_b):  # different quantities are different options
-            return False
-        if word_f1(a, b) >= OPTION_F1:
-            return True
+    def similarity(self, a: str, b: str) -> float:
+        """How surely two option texts say the same: 1 for the same text; 0 when their values differ; else the
+        best of word F1, character overlap and the embedding cosine (raised when the values agree)."""
+        if _compact(a) == _compact(b):
+            return 1.0
+        values_a, values_b = sorted(numbers(a)), sorted(numbers(b))
+        if (values_a or values_b) and values_a != values_b:
+            return 0.0
+        score = max(word_f1(a, b), SequenceMatcher(None, _compact(a), _compact(b)).ratio(),
+                    SequenceMatcher(None, norm(a), norm(b)).ratio())  # fmt: skip
         va, vb = self._vectors.get(str(a)), self._vectors.get(str(b))
-        return va is not None and vb is not None and float(va @ vb) >= OPTION_COSINE
+        if va is not None and vb is not None:
+            score = max(score, float(va @ vb))
+        return 0.6 + 0.4 * score if values_a else score
 
     def evidence(self, record: dict[str, Any], item: dict[str, Any]) -> str | None:
         r_choices, i_choices = _options(record), _options(item)
@@ -104,13 +115,16 @@ class AnswerMatcher:
         return self._short(record, item)
 
     def _multiple_choice(self, record, item, r_choices: list[str], i_choices: list[str]) -> str | None:
-        if not self.same_option(record.get("answer_text", ""), item.get("answer_text", "")):
+        sims = np.array([[self.similarity(r, i) for i in i_choices] for r in r_choices])
+        pairs = _match(sims)
+        r_answer = _index(r_choices, record.get("answer_text"))
+        i_answer = _index(i_choices, item.get("answer_text"))
+        if r_answer is None or i_answer is None or pairs.get(r_answer) != i_answer:
             return None
-        others = [c for c in r_choices if not self.same_option(c, record.get("answer_text", ""))]
-        matched = sum(any(self.same_option(c, o) for o in i_choices) for c in others)
-        if others and matched / len(others) < MIN_OPTION_OVERLAP:
+        if len(pairs) < MIN_OPTION_OVERLAP * len(r_choices):
             return None
-        return f"same correct option; {matched}/{len(others)} other options match"
+        return (f"the correct option matches ({sims[r_answer, i_answer]:.2f}); {len(pairs)}/{len(r_choices)} "
+                "options have a counterpart")  # fmt: skip
 
     def _math(self, record, item, i_final: str) -> str | None:
         if final_number(record.get("answer_text", "")) != i_final:
@@ -129,6 +143,33 @@ class AnswerMatcher:
         if na == norm(b) or word_f1(a, b) >= 0.8:
             return f"same answer {a[:60]!r}"
         return None
+
+
+def _match(sims: np.ndarray) -> dict[int, int]:
+    """Greedy one-to-one matching of record options to item options, best pairs first, above the floor."""
+    pairs: dict[int, int] = {}
+    used: set[int] = set()
+    for flat in np.argsort(-sims, axis=None):
+        r, i = divmod(int(flat), sims.shape[1])
+        if sims[r, i] < MIN_OPTION_SIMILARITY:
+            break
+        if r not in pairs and i not in used:
+            pairs[r] = i
+            used.add(i)
+    return pairs
+
+
+def _index(choices: list[str], answer: Any) -> int | None:
+    text = str(answer)
+    if text in choices:
+        return choices.index(text)
+    normalized = [norm(c) for c in choices]
+    return normalized.index(norm(text)) if norm(text) in normalized else None
+
+
+def _compact(text: str) -> str:
+    """The text without spacing, markup and multiplication signs: "(1 + n v)" and "(1+n*v)" agree."""
+    return re.sub(r"[\s*·$\\{}~]|\\mathrm", "", _LATEX.sub("", str(text).lower()))
 
 
 def _options(side: dict[str, Any]) -> list[str]:
