@@ -405,10 +405,11 @@ def test_hand_written_paraphrases_are_caught_and_same_topic_questions_are_not(ev
     for bench, rates in confirmed.items():
         print(f"  {bench:9s}" + "".join(f"  {rates[k]:6.1%} | {cosine_only[bench][k]:6.1%}" for k in rates))
     assert confirmed["all"]["verbatim"] == 1.0
-    # measured 87% of disguises caught and 2-3% of negatives flagged (cosine only at 0.88: 89% and 19%); the
-    # targets of issue 9 (95% and 2%) are not met yet, so these bounds guard what is there against regressions
-    assert confirmed["all"]["disguised"] >= 0.85
-    assert confirmed["all"]["negative"] <= 0.03
+    # measured: 92% of disguises caught, 5% of negatives flagged (the n-gram layer flags negatives that keep a
+    # 13-word run of their item); cosine only at 0.88: 35% and 19%. Issue 9's targets (95%, 2%) are not met
+    # yet, so these bounds guard what is there against regressions.
+    assert confirmed["all"]["disguised"] >= 0.9
+    assert confirmed["all"]["negative"] <= 0.05
     assert confirmed["all"]["negative"] < cosine_only["all"]["negative"]
 
 

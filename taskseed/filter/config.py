@@ -98,7 +98,7 @@ class EmbeddingConfig:
     # the cosine at which a record is flagged on the cosine alone. Same-topic questions reach 0.88-0.97 (GSM8K
     # templates with other numbers), so with `confirm` only near-copies flag alone; without it, 0.88 was the
     # old default (it catches 89% of hand-written disguises and flags 19% of same-topic negatives)
-    threshold: float = 0.97
+    threshold: float = 0.98
     confirm: bool = True  # below it, flag a near item only when the answer confirms it (filter/confirm.py)
     candidate_threshold: float = 0.6  # the cosine from which a near item is a candidate for confirmation
     top_k: int = 5  # candidates per record

@@ -34,6 +34,7 @@ _WORD = re.compile(r"[a-z0-9]+")
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty".split())}  # fmt: skip
+_NUMBER_WORD = re.compile(r"\b(?:" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
 _TRIVIAL = {"yes", "no", "true", "false", "none", "maybe"}
 MIN_OPTION_SIMILARITY = 0.6  # below this two option texts are not counterparts
 MIN_OPTION_OVERLAP = 0.5
@@ -47,9 +48,9 @@ def norm(text: str) -> str:
 def numbers(text: str) -> list[str]:
     """The values in `text`, canonical: "1,200.50" -> "1200.5", "2.6 × 10^5" and "2.6*1e5" -> "260000",
     "eight" -> "8"."""
-    text = _SCIENTIFIC.sub(lambda m: _canonical(float(m[1]) * 10 ** int(m[2])), _LATEX.sub(" ", str(text)))
-    out = [_canonical(raw.replace(",", "")) for raw in _NUMBER.findall(text)]
-    return out + [_NUMBER_WORDS[w] for w in _WORD.findall(text.lower()) if w in _NUMBER_WORDS]
+    text = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m[0].lower()], _LATEX.sub(" ", str(text)))
+    text = _SCIENTIFIC.sub(lambda m: _canonical(float(m[1]) * 10 ** int(m[2])), text)
+    return [_canonical(raw.replace(",", "")) for raw in _NUMBER.findall(text)]
 
 
 def _canonical(value: str | float) -> str:
@@ -91,19 +92,22 @@ class AnswerMatcher:
                 self._vectors[text] = vector
 
     def similarity(self, a: str, b: str) -> float:
-        """How surely two option texts say the same: 1 for the same text; 0 when their values differ; else the
-        best of word F1, character overlap and the embedding cosine (raised when the values agree)."""
-        if _compact(a) == _compact(b):
+        """How surely two option texts say the same: 1 for the same text; else the best of the character overlap
+        of the texts and the embedding cosine (scaled just below 1, so that equal wording wins a tie with a
+        reordering), raised when the values agree in order ("8 genes, 3 inches" is not "3 genes, 8 inches") and
+        scaled by the share of values they have in common when they differ."""
+        if _compact(a) == _compact(b) or norm(a) == norm(b):
             return 1.0
-        values_a, values_b = sorted(numbers(a)), sorted(numbers(b))
-        if (values_a or values_b) and values_a != values_b:
-            return 0.0
-        score = max(word_f1(a, b), SequenceMatcher(None, _compact(a), _compact(b)).ratio(),
+        score = max(SequenceMatcher(None, _compact(a), _compact(b)).ratio(),
                     SequenceMatcher(None, norm(a), norm(b)).ratio())  # fmt: skip
         va, vb = self._vectors.get(str(a)), self._vectors.get(str(b))
         if va is not None and vb is not None:
-            score = max(score, float(va @ vb))
-        return 0.6 + 0.4 * score if values_a else score
+            score = max(score, 0.95 * float(va @ vb))
+        values_a, values_b = numbers(a), numbers(b)
+        if not (values_a or values_b) or set(values_a) == set(values_b):
+            return 0.6 + 0.4 * score if values_a == values_b and values_a else score
+        shared = set(values_a) & set(values_b)  # other quantities: another option, however alike the wording
+        return score * len(shared) / len(set(values_a) | set(values_b))
 
     def evidence(self, record: dict[str, Any], item: dict[str, Any]) -> str | None:
         r_choices, i_choices = _options(record), _options(item)
