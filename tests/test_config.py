@@ -68,7 +68,7 @@ BAD = [
     ("filter", ["filter.decontam.ngram=0"], "filter.decontam.ngram"),
     ("filter", ["filter.decontam.suites=[astrology]"], "filter.decontam.suites"),
     ("filter", ["filter.decontam.embedding.threshold=1.2"], "filter.decontam.embedding.threshold"),
-    ("filter", ["filter.decontam.embedding.candidate_threshold=0.95"], "filter.decontam.embedding.candidate_threshold"),
+    ("filter", ["filter.decontam.embedding.candidate_threshold=0.99"], "filter.decontam.embedding.candidate_threshold"),
     ("filter", ["filter.decontam.embedding.top_k=0"], "filter.decontam.embedding.top_k"),
     ("filter", ["filter.decontam.embedding.dtype=int8"], "filter.decontam.embedding.dtype"),
     ("filter", ["filter.decontam.judge.enabled=true", "filter.decontam.embedding.confirm=false"], "filter.decontam.judge.enabled"),
