@@ -19,9 +19,10 @@ BACKENDS = ("transformers", "openai", "vllm")
 def make_backend(section: Any, model_cfg: dict[str, Any], cache_dir: Path) -> Backend:
     """The backend a stage's typed section names (generate, enrich, filter.verify: synth/config.py LLMSection),
     configured from its sub-section of that name."""
+    from taskseed.core.hardware import resolve_dtype
+
     name = section.backend
     if name == "transformers":
-        from taskseed.core.hardware import resolve_dtype
         from taskseed.core.models import ensure_model
         from taskseed.llm.hf import TransformersBackend
 
@@ -42,7 +43,7 @@ def make_backend(section: Any, model_cfg: dict[str, Any], cache_dir: Path) -> Ba
 
         v = section.vllm
         return VLLMBackend(ensure_model(model_cfg, cache_dir), model_cfg["name"], structured=section.structured,
-                           dtype=v.dtype, max_model_len=v.max_model_len, **v.engine)  # fmt: skip
+                           dtype=resolve_dtype(v.dtype, "cuda"), max_model_len=v.max_model_len, **v.engine)  # fmt: skip
     raise TaskseedError(f"unknown backend {name!r}; use one of {', '.join(BACKENDS)}")
 
 

@@ -57,7 +57,7 @@ class OpenAIOptions:
 class VLLMOptions:
     """vLLM in-process (GPU)."""
 
-    dtype: str = "bfloat16"
+    dtype: str = "auto"  # auto: bfloat16 on a GPU (resolve_dtype); an explicit value wins
     max_model_len: int = 4096
     engine: dict[str, Any] = field(default_factory=dict)  # further vllm.LLM(...) arguments
 
