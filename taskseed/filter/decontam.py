@@ -134,15 +134,15 @@ class DecontamCheck:
             if evidence:
                 confirmed.add(n)
                 hits[n].append(("embedding", items[j]["item_id"], sim, f"cosine {sim:.3f}, {evidence}"))
-        return self._judge_hits(records, items, pending, confirmed, hits, ctx) if judge.enabled else None
+        return self._judge_hits(items, records, pending, hits, ctx) if judge.enabled else None
 
-    def _judge_hits(self, records, items, pending, confirmed, hits, ctx) -> dict[str, int]:
-        """The LLM judge reads the candidates the answer did not confirm."""
+    def _judge_hits(self, items, records, pending, hits, ctx) -> dict[str, int]:
+        """The LLM judge reads the candidates of records nothing else flagged (n-gram, cosine or answer)."""
         from taskseed.filter.decontam_judge import judge_candidates
 
         open_: dict[int, list[tuple[dict[str, Any], float]]] = defaultdict(list)
         for n, j, sim in pending:
-            if n not in confirmed:
+            if not hits[n]:
                 open_[n].append((items[j], sim))
         order = sorted(open_)
         answers = judge_candidates([(records[n], open_[n]) for n in order], ctx, self.config.judge)
