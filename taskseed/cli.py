@@ -198,7 +198,10 @@ def _config(argv: list[str]) -> int:
     overrides = argv[1:] if argv and "=" not in argv[0] else argv
     cfg = to_dict(compose(overrides))
     _check(cfg, command)
-    typed = {k: dataclasses.asdict(section(cfg, k)) if k in SCHEMAS else v for k, v in cfg.items()}
+    # the model group is shown as written: its schema's fields differ by model.source
+    typed = {
+        k: dataclasses.asdict(section(cfg, k)) if k in SCHEMAS and k != "model" else v for k, v in cfg.items()
+    }
     print(
         f"# taskseed {command} {' '.join(overrides)}".rstrip()
         + ": the resolved config, every default included"

@@ -200,7 +200,7 @@ def check_config(cfg: dict[str, Any], stages: list[str]) -> None:
         raise TaskseedError(
             f"pipeline.stages: unknown stage(s) {unknown or stages}; available: {', '.join(STAGES)}"
         )
-    _typed("paths", "data", "tracking")(cfg)
+    _typed("paths", "data", "tracking", "model")(cfg)
     resolve_mirror(cfg["data"]["mirror"], Path(cfg["paths"]["root"]))  # an existing folder, when named
     wanted = required(cfg, stages)
     for stage in wanted:

@@ -149,9 +149,13 @@ def trained_model_config(cfg: dict[str, Any]) -> dict[str, Any]:
         return cfg["model"]
     import yaml
 
+    from taskseed.core.schema import section
+
     named = Path(cfg["paths"]["root"]) / "conf" / "model" / f"{choice}.yaml"
     if named.is_file():
-        return yaml.safe_load(named.read_text())
+        model_cfg = yaml.safe_load(named.read_text())
+        section({"model": model_cfg}, "model")  # the same schema as the `model` group
+        return model_cfg
     folder = Path(str(choice)).expanduser()
     if (folder / "config.json").is_file():
         return {"name": folder.name, "path": str(folder.resolve())}

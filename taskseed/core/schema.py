@@ -42,9 +42,11 @@ def section(cfg: dict[str, Any], group: str) -> Any:
         return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), cfg.get(group) or {}))
     except OmegaConfBaseException as err:
         key = f"{group}.{err.full_key}" if getattr(err, "full_key", None) else group
+        from taskseed.core.config import _suggest
+
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise TaskseedError(
-            f"bad setting {key}: {message}; see {schema.__module__}.{schema.__name__}"
+            f"bad setting {key}: {message}{_suggest(message)}; see {schema.__module__}.{schema.__name__}"
         ) from None
 
 

@@ -211,6 +211,9 @@ class VerifyConfig(LLMSection):
         if self.model is not None:
             require(bool(self.model.get("name")), "filter.verify.model", self.model,
                     "a model config with a name ({name: ..., path: ...}), or null for the `model` group")  # fmt: skip
+            from taskseed.core.schema import section
+
+            section({"model": self.model}, "model")  # the `model` group's schema (core/settings.py)
 
 
 @register("filter")
