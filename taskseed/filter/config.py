@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from taskseed.core.hardware import DTYPES
 from taskseed.core.schema import one_of, register, require
-from taskseed.synth.config import LLMSection, OpenAIOptions, TransformersOptions, VLLMOptions
+from taskseed.synth.config import FollowsGenerate
 
 CHECKS = ("format", "quality", "dedup", "decontam", "verify")
 
@@ -187,15 +187,10 @@ class SandboxConfig:
 
 
 @dataclass
-class VerifyConfig(LLMSection):
+class VerifyConfig(FollowsGenerate):
     """The verifier: by default the generator's backend and model."""
 
     KEY: ClassVar[str] = "filter.verify"
-    backend: str = "${generate.backend}"
-    structured: bool = "${generate.structured}"  # type: ignore[assignment]  # resolved at compose time
-    transformers: TransformersOptions = "${generate.transformers}"  # type: ignore[assignment]
-    openai: OpenAIOptions = "${generate.openai}"  # type: ignore[assignment]
-    vllm: VLLMOptions = "${generate.vllm}"  # type: ignore[assignment]
     k: int = 3  # verifier answers per question
     min_agreement: float = 0.6  # share of them that must match the stored answer
     temperature: float = 0.7  # short and math answers are sampled; multiple choice permutes the options

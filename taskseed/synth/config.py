@@ -164,15 +164,21 @@ class GenerateConfig(LLMSection):
         require(self.shard_size >= 1, "generate.shard_size", self.shard_size, "must be >= 1")
 
 
-@register("enrich")
 @dataclass
-class EnrichConfig(LLMSection):
-    KEY: ClassVar[str] = "enrich"
+class FollowsGenerate(LLMSection):
+    """An LLM section whose backend and options default to generate's (resolved at compose time)."""
+
     backend: str = "${generate.backend}"
-    structured: bool = "${generate.structured}"  # type: ignore[assignment]  # resolved at compose time
+    structured: bool = "${generate.structured}"  # type: ignore[assignment]
     transformers: TransformersOptions = "${generate.transformers}"  # type: ignore[assignment]
     openai: OpenAIOptions = "${generate.openai}"  # type: ignore[assignment]
     vllm: VLLMOptions = "${generate.vllm}"  # type: ignore[assignment]
+
+
+@register("enrich")
+@dataclass
+class EnrichConfig(FollowsGenerate):
+    KEY: ClassVar[str] = "enrich"
     seed: int = 0
     max_attempts: int = 3
     sampling: SamplingConfig = field(

@@ -14,12 +14,12 @@ from typing import Any
 from taskseed.core.artifacts import Artifact, content_hash
 from taskseed.core.schema import section
 from taskseed.core.stage import Session, StageContext, StageSpec
-from taskseed.llm import Sampling, cached, make_backend
+from taskseed.llm import Sampling, make_backend
 from taskseed.llm.base import ChatRequest, Completion
 from taskseed.sources.firewall import normalize_text
 from taskseed.synth.config import EnrichConfig
-from taskseed.synth.generate import finish_llm_stage
-from taskseed.synth.llmjobs import Job, JobSpec, Outcome, run_jobs
+from taskseed.synth.generate import run_llm_stage
+from taskseed.synth.llmjobs import Job, JobSpec, Outcome
 from taskseed.synth.parsing import Reject, extract_json, is_english
 
 log = logging.getLogger(__name__)
@@ -211,15 +211,4 @@ def build_enrich(
         raise TaskseedError(
             f"the generate artifact {generated.path} has no kept examples to enrich; generate more (generate.num_examples)"
         )
-    runner = cached(backend, Path(ctx.cfg["paths"]["cache"]))
-    with ctx.timed("enrich"):
-        stats = run_jobs(
-            ctx.workdir,
-            jobs,
-            job_spec(config, backend.describe()),
-            runner,
-            shard_size,
-            ctx.progress,
-            "enrich",
-        )
-    finish_llm_stage(ctx, jobs, stats, runner, "enrich")
+    run_llm_stage(ctx, jobs, job_spec(config, backend.describe()), backend, shard_size, "enrich")

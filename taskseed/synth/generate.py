@@ -177,22 +177,17 @@ def build_generate(
 ) -> None:
     with ctx.timed("plan"):
         jobs = plan_jobs(seeds.read_records(), config)
+    run_llm_stage(ctx, jobs, job_spec(config, backend.describe()), backend, shard_size, "generate")
+
+
+def run_llm_stage(
+    ctx: StageContext, jobs: list[Job], spec: JobSpec, backend, shard_size: int, stage: str
+) -> None:
+    """Run a stage's model jobs through the LLM call cache, then its counts, metrics and yield table (shared
+    by generate and enrich)."""
     runner = cached(backend, Path(ctx.cfg["paths"]["cache"]))
-    with ctx.timed("generate"):
-        stats = run_jobs(
-            ctx.workdir,
-            jobs,
-            job_spec(config, backend.describe()),
-            runner,
-            shard_size,
-            ctx.progress,
-            "generate",
-        )
-    finish_llm_stage(ctx, jobs, stats, runner, "generate")
-
-
-def finish_llm_stage(ctx: StageContext, jobs: list[Job], stats, runner, stage: str) -> None:
-    """Counts, metrics and the per-task yield table shared by generate and enrich."""
+    with ctx.timed(stage):
+        stats = run_jobs(ctx.workdir, jobs, spec, runner, shard_size, ctx.progress, stage)
     ctx.primary = "kept"
     ctx.counts["kept"] = sum(stats.kept.values())
     ctx.counts["rejected"] = sum(stats.rejected.values())
