@@ -226,9 +226,8 @@ def confirmation_cost(mirror: Path = MIRROR) -> str:
         writer = ShardWriter(folder / "data", fmt="jsonl")
         writer.write_many(items)
         writer.close()
-        np.save(folder / "embeddings.npy", embedder.encode([i["question"] for i in items]).astype(np.float16))
         write_json_atomic(folder / "manifest.json", {"stage": "evalset", "fingerprint": "bench", "primary": "data",
-                                                     "config": {"dtype": embedder.dtype}, "counts": {"data": len(items)}})  # fmt: skip
+                                                     "counts": {"data": len(items)}})  # fmt: skip
         evalset = Artifact.load(folder)
         seconds, flagged = {}, {}
         for confirm in (False, True):

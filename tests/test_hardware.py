@@ -21,18 +21,20 @@ def test_model_stages_key_their_work_by_the_resolved_dtype(monkeypatch, tmp_path
     from taskseed.core.artifacts import Artifact
     from taskseed.core.config import compose, to_dict
     from taskseed.core.schema import section
+    from taskseed.filter.base import CheckInputs
+    from taskseed.filter.decontam import DecontamCheck
     from taskseed.filter.embed import Embedder
-    from taskseed.filter.evalset import evalset_spec
     from taskseed.llm import make_backend
 
     monkeypatch.setenv("TASKSEED_CPU_BF16", native)
     cfg = to_dict(compose([f"paths.outputs={tmp_path}", "model=tiny_llama"]))
     assert cfg["generate"]["transformers"]["dtype"] == "auto"
     assert cfg["filter"]["decontam"]["embedding"]["dtype"] == "auto"
-    catalog = Artifact(
-        tmp_path / "catalog" / "0123456789abcdef", {"stage": "catalog", "fingerprint": "0123456789abcdef"}
+    evalset = Artifact(
+        tmp_path / "evalset" / "0123456789abcdef", {"stage": "evalset", "fingerprint": "0123456789abcdef"}
     )
-    assert evalset_spec(cfg, catalog).config["dtype"] == expected  # the evalset's fingerprint and manifest
+    check = DecontamCheck(section(cfg, "filter").decontam, CheckInputs(evalset))
+    assert check.settings()["embedding_dtype"] == expected  # the filter's fingerprint and manifest
     assert Embedder().describe()["dtype"] == expected
     backend = make_backend(section(cfg, "generate"), cfg["model"], tmp_path / "cache")
     assert backend.model_id.endswith(f":{expected}")  # the generate/enrich fingerprints and LLM cache keys

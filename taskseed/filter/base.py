@@ -55,6 +55,7 @@ class CheckInputs:
     """What a check is built with besides its config section: the artifacts and models the stage resolved."""
 
     evalset: Artifact | None = None  # decontam: the evaluation set artifact
+    cache: Path | None = None  # where a check keeps what it computed for reuse (paths.cache); None: nowhere
     verifier: dict[str, Any] = field(default_factory=dict)  # checks that call a model: its describe()
 
 

@@ -102,6 +102,10 @@ class EmbeddingConfig:
     confirm: bool = True  # below it, flag a near item only when the answer confirms it (filter/confirm.py)
     candidate_threshold: float = 0.6  # the cosine from which a near item is a candidate for confirmation
     top_k: int = 5  # candidates per record
+    # the items compared by embedding: each record's lexically nearest (TF-IDF over question, options and
+    # answer; hand-written disguises rank their item in the top 3 of 38.7k), embedded on first use and kept.
+    # null: every evaluation item (all embedded by the first filter: minutes on a CPU, seconds on a GPU)
+    shortlist: int | None = 16
     batch_size: int = 128
     # auto: bfloat16 where the CPU computes it natively (2.4x faster, cosines within 0.003), else float32
     dtype: str = "auto"
@@ -114,6 +118,9 @@ class EmbeddingConfig:
                     self.candidate_threshold, f"must be <= filter.decontam.embedding.threshold={self.threshold} "
                     "(candidates lie below the cosine that flags alone)")  # fmt: skip
         require(self.top_k >= 1, "filter.decontam.embedding.top_k", self.top_k, "must be >= 1")
+        if self.shortlist is not None:
+            require(self.shortlist >= self.top_k, "filter.decontam.embedding.shortlist", self.shortlist,
+                    f"at least filter.decontam.embedding.top_k={self.top_k}, or null for every item")  # fmt: skip
         require(self.batch_size >= 1, "filter.decontam.embedding.batch_size", self.batch_size, "must be >= 1")
         one_of("filter.decontam.embedding.dtype", self.dtype, DTYPES)
 

@@ -2,7 +2,8 @@
 
   ngram      any n-gram (13 by default) of the record is an n-gram of an evaluation question, or spans an
              evaluation question's end and its answer's start (taskseed.filter.ngrams, datatrove's rules);
-  embedding  the record's question is near an evaluation question (all-MiniLM-L6-v2 cosine): at or above
+  embedding  the record's question is near an evaluation question (all-MiniLM-L6-v2 cosine, among the items
+             its lexical shortlist names, taskseed.filter.neighbors): at or above
              `embedding.threshold` on the cosine alone; from `candidate_threshold` up (the `top_k` nearest
              items) when the answer confirms it (`confirm`, taskseed.filter.confirm): the same correct option
              and answer space, or the same final number from the same givens. A person's paraphrase keeps the
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from taskseed.core.hardware import resolve_dtype
 from taskseed.filter.base import PASS, CheckContext, CheckInputs, Verdict, fail
 from taskseed.filter.config import DecontamConfig
 
@@ -60,14 +62,14 @@ class DecontamCheck:
                 "find_query_ngrams": c.find_query_ngrams, "find_overlap_ngrams": c.find_overlap_ngrams,
                 "find_answer_ngrams": c.find_answer_ngrams, "embedding": emb.enabled, "embedding_threshold": emb.threshold,
                 "embedder": emb.model, "confirm": emb.confirm, "candidate_threshold": emb.candidate_threshold,
-                "top_k": emb.top_k, "judge": dataclasses.asdict(c.judge) if c.judge.enabled else None}  # fmt: skip
+                "top_k": emb.top_k, "shortlist": emb.shortlist, "embedding_dtype": resolve_dtype(emb.dtype), "judge": dataclasses.asdict(c.judge) if c.judge.enabled else None}  # fmt: skip
 
     def run(self, records: list[dict[str, Any]], ctx: CheckContext) -> list[Verdict]:
         from taskseed.filter.evalset import read_evalset
         from taskseed.filter.ngrams import EvalItem, NGramIndex
 
         c, emb, evalset = self.config, self.config.embedding, self.inputs.evalset
-        items, vectors = read_evalset(evalset)
+        items = read_evalset(evalset)
         index = NGramIndex.build(
             (EvalItem(i["benchmark"], i["item_id"], i["question"], i["answer_text"]) for i in items),
             n=c.ngram, find_query_ngrams=c.find_query_ngrams, find_overlap_ngrams=c.find_overlap_ngrams,
@@ -87,9 +89,8 @@ class DecontamCheck:
         if emb.enabled and records:
             from taskseed.filter.embed import Embedder
 
-            embedder = Embedder(emb.model, emb.path, emb.batch_size, evalset.manifest["config"]["dtype"])
-            queries = embedder.encode([r["question"] for r in records], show_progress=ctx.progress)
-            best, sims = nearest(queries, vectors, k=emb.top_k if emb.confirm else 1)
+            embedder = Embedder(emb.model, emb.path, emb.batch_size, emb.dtype)
+            best, sims = self._nearest(records, items, embedder, ctx)
             judged = self._embedding_hits(records, items, best, sims, hits, embedder, ctx)
         ctx.reports["contamination"] = self.report(records, hits, items, by_id)
         if emb.enabled and records and c.judge.enabled:
@@ -105,6 +106,27 @@ class DecontamCheck:
             layers = "+".join(sorted({h[0] for h in r_hits}))
             verdicts.append(fail(f"contaminated: {benches} {item_id} ({layers}; {detail})", score))
         return verdicts
+
+    def _nearest(self, records, items, embedder, ctx) -> tuple[np.ndarray, np.ndarray]:
+        """Per record, the rows and cosines of its `top_k` nearest evaluation items (-1 and -inf where it has
+        fewer), among its lexical shortlist, or among every item when `embedding.shortlist` is null."""
+        from taskseed.filter.neighbors import ItemVectors, lexical_index
+
+        emb = self.config.embedding
+        k = emb.top_k if emb.confirm else 1
+        queries = embedder.encode([r["question"] for r in records], show_progress=ctx.progress)
+        vectors = ItemVectors.of(self.inputs.evalset, items, embedder, self.inputs.cache)
+        if emb.shortlist is None:
+            return nearest(queries, vectors.get(np.arange(len(items)), ctx.progress), k)
+        shortlists = lexical_index(self.inputs.evalset, items).shortlist(records, emb.shortlist)
+        vectors.get(np.unique(np.concatenate([np.zeros(0, np.int64), *shortlists])), ctx.progress)
+        best = np.full((len(records), k), -1, dtype=np.int64)
+        sims = np.full((len(records), k), -np.inf, dtype=np.float32)
+        for n, rows in enumerate(shortlists):
+            if len(rows):
+                top, cosines = nearest(queries[n : n + 1], vectors.get(rows), k)
+                best[n, : top.shape[1]], sims[n, : top.shape[1]] = rows[top[0]], cosines[0]
+        return best, sims
 
     def _embedding_hits(self, records, items, best, sims, hits, embedder, ctx) -> dict[str, int] | None:
         """Near items flag a record on the cosine alone, or from `candidate_threshold` up when confirmed by

@@ -3,8 +3,8 @@
 Every evaluated split (test, validation) of every task in the configured evaluation suites that the data
 source holds is rendered through the task's own lm-eval functions, like seeds are, and reduced to its
 content: the question without the task's template text or its listed options, and the semantic answer.
-The artifact holds one record per distinct item (`data/`) and, row-aligned, their sentence embeddings
-(`embeddings.npy`), so the filter stage never re-renders or re-embeds the benchmarks.
+The artifact holds one record per distinct item (`data/`), so the filter stage never re-renders the
+benchmarks; it embeds only the items a record's lexical shortlist names, once (taskseed.filter.neighbors).
 """
 
 from __future__ import annotations
@@ -12,15 +12,11 @@ from __future__ import annotations
 import logging
 import re
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from taskseed.core.artifacts import Artifact, content_hash
 from taskseed.core.display import progress, summary_table
 from taskseed.core.errors import TaskseedError
-from taskseed.core.hardware import resolve_dtype
 from taskseed.core.schema import section
 from taskseed.core.stage import Session, StageContext, StageSpec
 from taskseed.sources.data import DataSource
@@ -31,7 +27,7 @@ from taskseed.sources.normalize import NormalizeError, normalize_doc
 log = logging.getLogger(__name__)
 
 STAGE = "evalset"
-VERSION = "2"  # 2: items labelled by benchmark (lm-eval group), not by suite
+VERSION = "3"  # 2: items labelled by benchmark (lm-eval group), not by suite; 3: no embeddings (neighbors.py)
 SUITE_ENTRY = re.compile(r"^(?P<task>.+) \((?P<suite>[^()]+)\)$")
 OPTION_LINE = re.compile(r"^\s*(\(?[A-Za-z]\)|[A-Za-z][.:)])\s+", re.MULTILINE)
 OPTION_ITEM = re.compile(r"^\s*\(?([A-Z])[.:)]\)?\s+(.+)$", re.MULTILINE)
@@ -113,13 +109,7 @@ def semantic_answer(answer: str, options: list[str]) -> str:
 
 
 def evalset_spec(cfg: dict[str, Any], catalog: Artifact) -> StageSpec:
-    embedding = section(cfg, "filter").decontam.embedding
-    config = {
-        "suites": selected_suites(cfg),
-        "embedder": embedding.model,
-        "dtype": resolve_dtype(embedding.dtype),
-    }
-    return StageSpec(STAGE, VERSION, config, inputs={"catalog": catalog})
+    return StageSpec(STAGE, VERSION, {"suites": selected_suites(cfg)}, inputs={"catalog": catalog})
 
 
 def load_evalset(session: Session, source: DataSource, catalog: Artifact) -> Artifact:
@@ -128,8 +118,6 @@ def load_evalset(session: Session, source: DataSource, catalog: Artifact) -> Art
 
 
 def build_evalset(ctx: StageContext, source: DataSource, catalog: Artifact) -> None:
-    from taskseed.filter.embed import Embedder
-
     records = {r["task"]: r for r in catalog.read_records()}
     tasks = suite_tasks(catalog, ctx.spec.config["suites"])
     items: list[dict[str, Any]] = []
@@ -166,13 +154,6 @@ def build_evalset(ctx: StageContext, source: DataSource, catalog: Artifact) -> N
                 per_benchmark[suite]["items"] += 1
     if not items:
         raise TaskseedError("no evaluation items could be rendered; check eval.suites and data.mirror")
-    embedding = section(ctx.cfg, "filter").decontam.embedding
-    with ctx.timed("embed"):
-        embedder = Embedder(
-            ctx.spec.config["embedder"], embedding.path, embedding.batch_size, ctx.spec.config["dtype"]
-        )
-        vectors = embedder.encode([i["question"] for i in items], show_progress=ctx.progress)
-    np.save(ctx.workdir / "embeddings.npy", vectors.astype(np.float16))
     writer = ctx.writer("data", fmt="jsonl", shard_rows=1_000_000)
     writer.write_many(items)
     ctx.counts["data"] = writer.close()
@@ -250,11 +231,5 @@ def _raw_items(record: dict[str, Any], source: DataSource) -> list[dict[str, Any
     return out
 
 
-def read_evalset(artifact: Artifact) -> tuple[list[dict[str, Any]], np.ndarray]:
-    items = artifact.read_records()
-    vectors = np.load(Path(artifact.path) / "embeddings.npy").astype(np.float32)
-    if len(items) != len(vectors):
-        raise TaskseedError(
-            f"{artifact.path} is inconsistent ({len(items)} items, {len(vectors)} embeddings); delete it"
-        )
-    return items, vectors
+def read_evalset(artifact: Artifact) -> list[dict[str, Any]]:
+    return artifact.read_records()

@@ -47,7 +47,8 @@ def run_filter(session: Session, source: DataSource, upstream: dict[str, Artifac
     evalset = load_evalset(session, source, upstream["catalog"]) if "decontam" in fc.checks else None
     llm = verifier_llm(cfg, fc, bool(cfg.get("progress", True)))
     try:
-        inputs = CheckInputs(evalset=evalset, verifier=llm.describe() if fc.uses_llm else {})
+        inputs = CheckInputs(evalset=evalset, cache=Path(cfg["paths"]["cache"]),
+                             verifier=llm.describe() if fc.uses_llm else {})  # fmt: skip
         checks = [CHECK_CLASSES[name](getattr(fc, name), inputs) for name in fc.checks]
         config = {"checks": [{"name": c.name, **c.settings()} for c in checks]}
         spec = StageSpec(STAGE, VERSION, config, inputs={"examples": examples, "seeds": upstream["seeds"]})
