@@ -286,6 +286,7 @@ def _experiment(argv: list[str]) -> int:
 
 def _compare(argv: list[str]) -> int:
     from taskseed.core.config import compose, to_dict
+    from taskseed.core.schema import section
     from taskseed.experiments.compare import run_compare
 
     name, overrides = _experiment_name(argv, "compare")
@@ -295,9 +296,9 @@ def _compare(argv: list[str]) -> int:
     with session.tracker.parent(f"{name}: compare", params=session.params,
                                 tags={"experiment": name, "taskseed.kind": "compare"}):  # fmt: skip
         artifact = run_compare(session, name)
-    tracking = cfg["tracking"]
-    if tracking.get("enabled", True):
-        print(f"mlflow: experiment {tracking['experiment']!r} at {tracking['uri']}; browse it with `make ui`")
+    tracking = section(cfg, "tracking")
+    if tracking.enabled:
+        print(f"mlflow: experiment {tracking.experiment!r} at {tracking.uri}; browse it with `make ui`")
     print(f"artifact: {artifact.path}")
     return 0
 

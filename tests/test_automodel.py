@@ -25,7 +25,7 @@ def _recipe(outputs: Path, mix, *overrides: str) -> dict:
                           "train.micro_batch_size=2", "train.save_every=5", "tracking.enabled=true", *overrides)  # fmt: skip
     tc = section(session.cfg, "train")
     model = ensure_model(trained_model_config(session.cfg), Path(session.cfg["paths"]["cache"]))
-    return render_recipe(tc, mix, model, 12, outputs / "work", session.cfg["tracking"], "abc123")
+    return render_recipe(tc, mix, model, 12, outputs / "work", section(session.cfg, "tracking"), "abc123")
 
 
 def test_the_recipe_carries_the_mix_and_the_train_section(small_mix):

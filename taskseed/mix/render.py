@@ -64,7 +64,7 @@ def run_render(session: Session, upstream: dict[str, Artifact]) -> Artifact:
 def eval_template_shapes(cfg: dict[str, Any]) -> list[TemplateShape]:
     from taskseed.sources.catalog import Registry
 
-    registry = Registry(cfg["catalog"].get("include_paths") or [])
+    registry = Registry(section(cfg, "catalog").include_paths)
     configs = []
     for names in protected_suites(cfg["eval"]).values():
         for name in names or []:

@@ -20,6 +20,8 @@ import yaml
 
 from taskseed.core.artifacts import Artifact, file_digest
 from taskseed.core.errors import TaskseedError
+from taskseed.core.schema import section
+from taskseed.core.settings import TrackingConfig
 from taskseed.training.config import TrainConfig
 from taskseed.training.process import launch
 
@@ -52,7 +54,7 @@ def set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
 
 
 def render_recipe(tc: TrainConfig, mix: Artifact, model_dir: Path, steps: int, workdir: Path,
-                  tracking: dict[str, Any], fingerprint: str) -> dict[str, Any]:  # fmt: skip
+                  tracking: TrackingConfig, fingerprint: str) -> dict[str, Any]:  # fmt: skip
     """AutoModel's recipe for this run: the template with the mix, the model and the train section filled in."""
     recipe = yaml.safe_load(Path(tc.automodel.recipe).read_text())
     mixture = json.loads((mix.path / "mixture.json").read_text())
@@ -82,10 +84,10 @@ def render_recipe(tc: TrainConfig, mix: Artifact, model_dir: Path, steps: int, w
         "checkpoint.checkpoint_dir": str(workdir / "checkpoints"),
         "checkpoint.max_recent_checkpoints": tc.keep_checkpoints,
     }
-    if tracking.get("enabled", True):
-        values.update({"mlflow.experiment_name": tracking.get("experiment", "taskseed"),
+    if tracking.enabled:
+        values.update({"mlflow.experiment_name": tracking.experiment,
                        "mlflow.run_name": f"train-automodel-{fingerprint}",
-                       "mlflow.tracking_uri": tracking.get("uri"),
+                       "mlflow.tracking_uri": tracking.uri,
                        "mlflow.tags": {"taskseed.stage": "train", "fingerprint": fingerprint}})  # fmt: skip
     else:
         recipe.pop("mlflow", None)
@@ -102,7 +104,7 @@ def render_recipe(tc: TrainConfig, mix: Artifact, model_dir: Path, steps: int, w
 def run(workdir: Path, tc: TrainConfig, mix: Artifact, model_dir: Path, steps: int, cfg: dict[str, Any],
         fingerprint: str) -> None:  # fmt: skip
     check_environment(tc)
-    recipe = render_recipe(tc, mix, model_dir, steps, workdir, cfg.get("tracking") or {}, fingerprint)
+    recipe = render_recipe(tc, mix, model_dir, steps, workdir, section(cfg, "tracking"), fingerprint)
     (workdir / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
     cmd = [tc.automodel.python, "-m", "torch.distributed.run", "--nnodes=1", f"--nproc-per-node={tc.nproc}",
            "-m", "nemo_automodel.recipes.llm.train_ft", "--config", str(workdir / "recipe.yaml")]  # fmt: skip
