@@ -45,3 +45,47 @@ def test_a_math_item_needs_its_final_number_and_its_givens():
     assert "same final number 1750" in matcher.evidence(disguised, item)
     assert matcher.evidence(same_answer_other_givens, item) is None
     assert matcher.evidence(disguised | {"answer_text": "1800"}, item) is None
+
+
+def test_option_similarity_reads_operators_symbols_and_pronouns():
+    matcher = AnswerMatcher()
+    assert matcher.similarity("(1 + n v)/(n + v)", "(1+n*v)/(n+v)") == 1.0
+    assert matcher.similarity("(1 + n v)/(n + v)", "(1-n*v)/(n+v)") < 1.0  # the same words, another sign
+    assert matcher.similarity("X^T X w - X^T y + λw", r"$X^\top X w - X^\top y + \lambda w$") == 1.0
+    # "one" is a pronoun here, not a second value
+    assert matcher.similarity("The one at roughly 700 Mpc", "The galaxy at ~ 700 Mpc") >= 0.6
+    assert matcher.similarity("The one at roughly 700 Mpc", "The galaxy at ~ 70 Mpc") < 0.6
+
+
+def test_an_answer_that_shows_another_question_contradicts_shared_wording():
+    matcher = AnswerMatcher()
+    names = ["Cis-propenyl acetate", "Trans-propenyl acetate", "Cis-butenyl acetate", "Trans-butenyl acetate"]
+    item = {
+        "question": "NMR data ... which ester?",
+        "choices": names,
+        "answer_text": "Trans-propenyl acetate",
+    }
+    other_data = {"question": "Other NMR data ... which ester?", "choices": names[::-1],
+                  "answer_text": "Cis-propenyl acetate"}  # fmt: skip
+    assert "wrong option" in matcher.contradiction(other_data, item)
+    copy = item | {"choices": names[::-1]}
+    assert matcher.contradiction(copy, item) is None and matcher.evidence(copy, item)
+    logic = {"question": "Which is an immediate consequence of the given premises?", "answer_text": "~H",
+             "choices": ["~G", "F ⊃ G", "H ⊃ I", "~H"]}  # fmt: skip
+    other_premises = {"question": "?", "answer_text": "Q", "choices": ["~R", "R", "Q", "~Q"]}
+    assert matcher.contradiction(other_premises, logic) == "no option in common"
+    # an item whose options were cut to their first line is no evidence either way
+    cut = {"question": "?", "answer_text": "1: A -> B", "choices": ["1: A -> B", "1: C -> D"]}
+    full = {
+        "question": "?",
+        "answer_text": "1: A -> B\n2. B -> E",
+        "choices": ["1: A -> B\n2. B -> E", "1: C -> D\n2. D"],
+    }
+    assert matcher.contradiction(full, cut) is None
+    gsm = {"question": "Jim watches TV 2 hours, reads half as long, 3 times a week. Hours in 4 weeks?",
+           "choices": None, "answer_text": "... #### 36"}  # fmt: skip
+    other_numbers = {"question": "Jim watches TV 3 hours, reads a third as long, 5 times a week. Hours in 2 weeks?",
+                     "choices": None, "answer_text": "40"}  # fmt: skip
+    assert "another final number" in matcher.contradiction(other_numbers, gsm)
+    wrong_answer_copy = gsm | {"answer_text": "30"}  # a copied question with a wrong answer is still a copy
+    assert matcher.contradiction(wrong_answer_copy, gsm) is None

@@ -100,7 +100,7 @@ class EmbeddingConfig:
     # old default (it catches 89% of hand-written disguises and flags 19% of same-topic negatives)
     threshold: float = 0.98
     confirm: bool = True  # below it, flag a near item only when the answer confirms it (filter/confirm.py)
-    candidate_threshold: float = 0.6  # the cosine from which a near item is a candidate for confirmation
+    candidate_threshold: float = 0.55  # the cosine from which a near item is a candidate for confirmation
     top_k: int = 5  # candidates per record
     # the items compared by embedding: each record's lexically nearest (TF-IDF over question, options and
     # answer; hand-written disguises rank their item in the top 3 of 38.7k), embedded on first use and kept.
@@ -153,6 +153,9 @@ class DecontamConfig:
     find_answer_ngrams: bool = (
         False  # n-grams of answers alone (GSM8K's worked steps match unrelated arithmetic)
     )
+    # an n-gram hit does not flag when the answer shows another question: multiple choice with no option in
+    # common or another correct option, math with another final number from other givens (filter/confirm.py)
+    ngram_answer_check: bool = True
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     judge: DecontamJudge = field(default_factory=DecontamJudge)
     examples_per_benchmark: int = 5  # flagged examples per benchmark in contamination.json

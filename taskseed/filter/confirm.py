@@ -29,6 +29,9 @@ _SCIENTIFIC = re.compile(
     r"(-?\d+(?:\.\d+)?)\s*(?:(?:[x×*·]\s*)?10\s*\^\s*\(?|[x×*·]\s*1e|e)(-?\d+)\)?", re.IGNORECASE
 )
 _LATEX = re.compile(r"\\mathrm|\\text|\\left|\\right|[${}~\\]")
+_GREEK = dict(zip("αβγδεθλμπρστφωΔΣΩ", "alpha beta gamma delta epsilon theta lambda mu pi rho sigma tau phi omega "
+                  "delta sigma omega".split(), strict=True))  # fmt: skip
+_OPERATORS = re.compile(r"[+\-−/=<>^≤≥]")
 _NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
 _WORD = re.compile(r"[a-z0-9]+")
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
@@ -41,14 +44,22 @@ MIN_OPTION_OVERLAP = 0.5
 MIN_NUMBER_OVERLAP = 1 / 3
 
 
+def _spelled(text: str) -> str:
+    """Greek letters by name and LaTeX's transpose as T, so that "λw" and "\\lambda w" read alike."""
+    text = str(text).replace("\\top", "T").replace("\\intercal", "T")
+    return "".join(f" {_GREEK[c]} " if c in _GREEK else c for c in text)
+
+
 def norm(text: str) -> str:
-    return " ".join(_NUMBER_WORDS.get(w, w) for w in _WORD.findall(str(text).lower()))
+    return " ".join(_NUMBER_WORDS.get(w, w) for w in _WORD.findall(_spelled(text).lower()))
 
 
-def numbers(text: str) -> list[str]:
+def numbers(text: str, words: bool = True) -> list[str]:
     """The values in `text`, canonical: "1,200.50" -> "1200.5", "2.6 × 10^5" and "2.6*1e5" -> "260000",
-    "eight" -> "8"."""
-    text = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m[0].lower()], _LATEX.sub(" ", str(text)))
+    "eight" -> "8" (with `words`)."""
+    text = _LATEX.sub(" ", str(text))
+    if words:
+        text = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m[0].lower()], text)
     text = _SCIENTIFIC.sub(lambda m: _canonical(float(m[1]) * 10 ** int(m[2])), text)
     return [_canonical(raw.replace(",", "")) for raw in _NUMBER.findall(text)]
 
@@ -96,14 +107,20 @@ class AnswerMatcher:
         of the texts and the embedding cosine (scaled just below 1, so that equal wording wins a tie with a
         reordering), raised when the values agree in order ("8 genes, 3 inches" is not "3 genes, 8 inches") and
         scaled by the share of values they have in common when they differ."""
-        if _compact(a) == _compact(b) or norm(a) == norm(b):
+        if _compact(a) == _compact(b):
             return 1.0
-        score = max(SequenceMatcher(None, _compact(a), _compact(b)).ratio(),
-                    SequenceMatcher(None, norm(a), norm(b)).ratio())  # fmt: skip
+        # words alone hide the operators: "(1 + n v)/(n + v)" is not "(1 - n v)/(n + v)"
+        same_operators = _OPERATORS.findall(_spelled(a)) == _OPERATORS.findall(_spelled(b))
+        if same_operators and norm(a) == norm(b):
+            return 1.0
+        score = SequenceMatcher(None, _compact(a), _compact(b)).ratio()
+        if same_operators:
+            score = max(score, SequenceMatcher(None, norm(a), norm(b)).ratio())
         va, vb = self._vectors.get(str(a)), self._vectors.get(str(b))
-        if va is not None and vb is not None:
+        # a sentence embedder says little about symbols: "~R" and "~G" would score 0.6
+        if va is not None and vb is not None and min(len(norm(a).split()), len(norm(b).split())) >= 2:
             score = max(score, 0.95 * float(va @ vb))
-        values_a, values_b = numbers(a), numbers(b)
+        values_a, values_b = _values(a, b)
         if not (values_a or values_b) or set(values_a) == set(values_b):
             return 0.6 + 0.4 * score if values_a == values_b and values_a else score
         shared = set(values_a) & set(values_b)  # other quantities: another option, however alike the wording
@@ -117,6 +134,32 @@ class AnswerMatcher:
         if i_final is not None and numbers(item.get("question", "")):
             return self._math(record, item, i_final)
         return self._short(record, item)
+
+    def contradiction(self, record: dict[str, Any], item: dict[str, Any]) -> str | None:
+        """Why the record, whatever wording it shares with the item, asks another question (None: no sign):
+        multiple choice with no option in common or another correct option; math with another final number
+        from other givens. A copy keeps the answer and the givens."""
+        r_choices, i_choices = _options(record), _options(item)
+        if len(r_choices) > 1 and len(i_choices) > 1:
+            sims = np.array([[self.similarity(r, i) for i in i_choices] for r in r_choices])
+            pairs = _match(sims)
+            # (an item whose options were cut to their first line is contained in the record's: no evidence)
+            contained = any(_compact(i) in _compact(r) for r in r_choices for i in i_choices)
+            if not pairs and not contained:
+                return "no option in common"
+            r_answer = _index(r_choices, record.get("answer_text"))
+            i_answer = _index(i_choices, item.get("answer_text"))
+            if r_answer is not None and i_answer is not None and pairs.get(r_answer) not in (None, i_answer):
+                return f"its correct option is the item's wrong option {i_choices[pairs[r_answer]][:60]!r}"
+            return None
+        i_final = final_number(item.get("answer_text", "")) if not i_choices else None
+        r_final = final_number(record.get("answer_text", "")) if not r_choices else None
+        if i_final is None or r_final is None or r_final == i_final:
+            return None
+        givens = set(numbers(item.get("question", "")))
+        if givens and not givens <= set(numbers(record.get("question", ""))):
+            return f"another final number ({r_final}, not {i_final}) from other givens"
+        return None
 
     def _multiple_choice(self, record, item, r_choices: list[str], i_choices: list[str]) -> str | None:
         sims = np.array([[self.similarity(r, i) for i in i_choices] for r in r_choices])
@@ -149,6 +192,19 @@ class AnswerMatcher:
         return None
 
 
+def _values(a: str, b: str) -> tuple[list[str], list[str]]:
+    """The two texts' values in digits; with number words read as values only when that makes them agree
+    more ("eight genes" is "8 genes", but "the one at 700 Mpc" holds one value, not two)."""
+    digits = numbers(a, words=False), numbers(b, words=False)
+    spelled = numbers(a), numbers(b)
+
+    def agreement(pair: tuple[list[str], list[str]]) -> float:
+        union = set(pair[0]) | set(pair[1])
+        return len(set(pair[0]) & set(pair[1])) / len(union) if union else 1.0
+
+    return spelled if agreement(spelled) > agreement(digits) else digits
+
+
 def _match(sims: np.ndarray) -> dict[int, int]:
     """Greedy one-to-one matching of record options to item options, best pairs first, above the floor."""
     pairs: dict[int, int] = {}
@@ -173,7 +229,7 @@ def _index(choices: list[str], answer: Any) -> int | None:
 
 def _compact(text: str) -> str:
     """The text without spacing, markup and multiplication signs: "(1 + n v)" and "(1+n*v)" agree."""
-    return re.sub(r"[\s*·$\\{}~]|\\mathrm", "", _LATEX.sub("", str(text).lower()))
+    return re.sub(r"[\s*·$\\{}~]|\\mathrm", "", _LATEX.sub("", _spelled(text)).lower())
 
 
 def _options(side: dict[str, Any]) -> list[str]:

@@ -1,7 +1,8 @@
 """`decontam`: is the record (close to) an evaluation item? Two layers against the evaluation set artifact:
 
   ngram      any n-gram (13 by default) of the record is an n-gram of an evaluation question, or spans an
-             evaluation question's end and its answer's start (taskseed.filter.ngrams, datatrove's rules);
+             evaluation question's end and its answer's start (taskseed.filter.ngrams, datatrove's rules),
+             unless the answer shows another question (`ngram_answer_check`);
   embedding  the record's question is near an evaluation question (all-MiniLM-L6-v2 cosine, among the items
              its lexical shortlist names, taskseed.filter.neighbors): at or above
              `embedding.threshold` on the cosine alone; from `candidate_threshold` up (the `top_k` nearest
@@ -60,7 +61,7 @@ class DecontamCheck:
         evalset = self.inputs.evalset
         return {"evalset": evalset.fingerprint if evalset else None, "ngram": c.ngram,
                 "find_query_ngrams": c.find_query_ngrams, "find_overlap_ngrams": c.find_overlap_ngrams,
-                "find_answer_ngrams": c.find_answer_ngrams, "embedding": emb.enabled, "embedding_threshold": emb.threshold,
+                "find_answer_ngrams": c.find_answer_ngrams, "ngram_answer_check": c.ngram_answer_check, "embedding": emb.enabled, "embedding_threshold": emb.threshold,
                 "embedder": emb.model, "confirm": emb.confirm, "candidate_threshold": emb.candidate_threshold,
                 "top_k": emb.top_k, "shortlist": emb.shortlist, "embedding_dtype": resolve_dtype(emb.dtype), "judge": dataclasses.asdict(c.judge) if c.judge.enabled else None}  # fmt: skip
 
@@ -85,14 +86,18 @@ class DecontamCheck:
         for n, flagged in enumerate(index.flags(texts)):
             for match in index.matches(texts[n]) if flagged else ():
                 hits[n].append(("ngram", match.item_id, 1.0, f"{match.kind} n-gram {match.ngram!r}"))
-        judged = None
-        if emb.enabled and records:
-            from taskseed.filter.embed import Embedder
+        from taskseed.filter.confirm import AnswerMatcher
+        from taskseed.filter.embed import Embedder
 
-            embedder = Embedder(emb.model, emb.path, emb.batch_size, emb.dtype)
+        embedder = Embedder(emb.model, emb.path, emb.batch_size, emb.dtype) if emb.enabled else None
+        matcher = AnswerMatcher(embedder.encode if embedder else None)
+        contradicted = self._contradicted(records, by_id, hits, matcher) if c.ngram_answer_check else []
+        judged = None
+        if embedder and records:
             best, sims = self._nearest(records, items, embedder, ctx)
-            judged = self._embedding_hits(records, items, best, sims, hits, embedder, ctx)
+            judged = self._embedding_hits(records, items, best, sims, hits, matcher, ctx)
         ctx.reports["contamination"] = self.report(records, hits, items, by_id)
+        ctx.reports["contamination"]["ngram_contradicted"] = contradicted
         if emb.enabled and records and c.judge.enabled:
             ctx.reports["contamination"]["judge"] = judged
         verdicts = []
@@ -128,11 +133,24 @@ class DecontamCheck:
                 best[n, : top.shape[1]], sims[n, : top.shape[1]] = rows[top[0]], cosines[0]
         return best, sims
 
-    def _embedding_hits(self, records, items, best, sims, hits, embedder, ctx) -> dict[str, int] | None:
+    def _contradicted(self, records, by_id, hits, matcher) -> list[dict[str, str]]:
+        """Drop the n-gram hits whose answer shows another question (a shared template stem, a listed set of
+        names, a GSM8K text with other numbers); what was dropped, and why, goes to the report."""
+        pairs = [(records[n], by_id[h[1]]) for n, r_hits in enumerate(hits) for h in r_hits]
+        matcher.prepare(pairs)
+        dropped = []
+        for n, r_hits in enumerate(hits):
+            for hit in list(r_hits):
+                why = matcher.contradiction(records[n], by_id[hit[1]])
+                if why:
+                    r_hits.remove(hit)
+                    dropped.append({"record_id": records[n].get("id"), "eval_item": hit[1], "ngram": hit[3][:200],
+                                    "why": why})  # fmt: skip
+        return dropped
+
+    def _embedding_hits(self, records, items, best, sims, hits, matcher, ctx) -> dict[str, int] | None:
         """Near items flag a record on the cosine alone, or from `candidate_threshold` up when confirmed by
         the answer (or, if enabled, the judge: its counts are returned)."""
-        from taskseed.filter.confirm import AnswerMatcher
-
         emb, judge = self.config.embedding, self.config.judge
         pending = []
         for n in range(len(records)):
@@ -146,7 +164,6 @@ class DecontamCheck:
                             if s >= emb.candidate_threshold]  # fmt: skip
         if not pending:
             return {"asked": 0, "flagged": 0} if judge.enabled else None
-        matcher = AnswerMatcher(embedder.encode)
         matcher.prepare((records[n], items[j]) for n, j, _ in pending)
         confirmed: set[int] = set()
         for n, j, sim in pending:  # best first per record
