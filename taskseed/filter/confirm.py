@@ -12,7 +12,9 @@ evaluation item (by embedding, at a recall-oriented cosine) is confirmed as that
   math             the final numbers are equal and the record's question keeps a third of the item's numbers;
   short answer     the answers match (text equal, word F1) and the answer is not a yes/no or a bare number.
 
-`evidence()` returns a line saying what confirmed the match, or None.
+`evidence()` returns a line saying what confirmed the match, or None; `contradiction()` says why a record that
+shares wording with an item (an n-gram hit) asks another question: no option in common, another correct option,
+or another final number from other givens.
 """
 
 from __future__ import annotations
