@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 log = logging.getLogger(__name__)
-_MEMO: dict[tuple[str, str], ItemVectors] = {}
+_MEMO: dict[tuple[str, str, str], ItemVectors] = {}
 
 
 def item_text(item: dict[str, Any]) -> str:
@@ -67,7 +67,7 @@ class ItemVectors:
     def of(cls, evalset, items: list[dict[str, Any]], embedder, cache: Path | None) -> ItemVectors:
         """One instance per (evalset, embedder) in a process; its parts under {cache}/evalset-vectors/."""
         tag = f"{embedder.name}-{embedder.dtype}"
-        key = (str(evalset.path), tag)
+        key = (str(evalset.path), tag, str(cache))  # a caller with a cache folder never gets one without
         if key not in _MEMO:
             folder = cache / "evalset-vectors" / evalset.fingerprint / tag if cache else None
             _MEMO[key] = cls([i["question"] for i in items], embedder, folder)
