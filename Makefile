@@ -60,7 +60,19 @@ lint: setup
 	$(BIN)/ruff check taskseed tests benchmarks
 	$(BIN)/ruff format --check taskseed tests benchmarks
 
-bench: setup
+# llama.cpp for `make bench`'s generation row only (a peer, not a stage backend: slower than the default here).
+# llama-cpp-python builds from source: portably (AVX2 baseline, no native-CPU tuning, so the wheel runs on
+# other x86 machines), once, about 5 minutes on 2 cores; `make setup` does not need it.
+LLAMA_STAMP := $(VENV)/.llama-cpp-stamp
+LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+	-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
+
+$(LLAMA_STAMP): $(STAMP)
+	CMAKE_ARGS="$(LLAMA_CMAKE)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		$(BIN)/pip install -q -c requirements.lock llama-cpp-python==0.3.36 diskcache==5.6.3
+	touch $(LLAMA_STAMP)
+
+bench: setup $(LLAMA_STAMP)
 	$(BIN)/python -m benchmarks
 
 ui: setup

@@ -28,12 +28,14 @@ def bench_template_rendering() -> list[str]:
 
 
 def main() -> int:
-    from benchmarks import decontam, evaluation, generation, mixing, near_dup
+    from benchmarks import decontam, dtype, evaluation, generation, mixing, near_dup
 
+    print(dtype.capability_line(), flush=True)
     print("| comparison | baseline | taskseed | ratio |\n|---|---|---|---|", flush=True)
     # each row measures both sides in this run, on this machine
     for bench in (
         bench_template_rendering,
+        dtype.run,
         generation.run,
         decontam.run,
         near_dup.run,

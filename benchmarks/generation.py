@@ -119,4 +119,84 @@ def run() -> list[str]:
         compare("real few-shot prompts (~450 tokens)", prompts, "float32", 32, 192),
         compare("real few-shot prompts (~450 tokens)", prompts, "bfloat16", 32, 192),
         compare("short prompts (~30 tokens)", short, "bfloat16", 16),
+        vs_llama_cpp(stage_requests(16)),
     ]
+
+
+def stage_requests(n: int) -> list:
+    """The generate stage's requests on real seeds: few-shot prompts, the mc JSON schema, the stage's sampling."""
+    from taskseed.core.config import compose, to_dict
+    from taskseed.core.schema import section
+    from taskseed.llm.base import ChatRequest, Sampling
+    from taskseed.synth.prompts import schema
+
+    sampling = Sampling(**vars(section(to_dict(compose([])), "generate").sampling))
+    # multiple choice only (arc_easy, copa, openbookqa anchors; the default experiment's kind): llama.cpp's
+    # grammar parser refuses the math schema (its 2,000-character maxLength) and llama-cpp-python then crashes
+    mc = [m for m in real_prompts(2 * n) if "gsm8k" not in m[-1]["content"]]
+    return [ChatRequest.of(m, sampling, schema("mc", 4)) for m in mc[:n]]
+
+
+def smollm2_backend(dtype: str, batch_size: int | None = None):
+    """The CPU default backend as the generate stage builds it (batch size from its config)."""
+    from taskseed.core.config import compose, to_dict
+    from taskseed.core.models import ensure_model
+    from taskseed.core.schema import section
+    from taskseed.llm.hf import TransformersBackend
+
+    cfg = to_dict(compose([]))
+    opts = section(cfg, "generate").transformers
+    path = ensure_model(cfg["model"], Path(cfg["paths"]["cache"]))
+    return TransformersBackend(
+        path, cfg["model"]["name"], dtype=resolve(dtype), batch_size=batch_size or opts.batch_size
+    )
+
+
+def resolve(dtype: str) -> str:
+    from taskseed.core.hardware import resolve_dtype
+
+    return resolve_dtype(dtype)
+
+
+def schema_valid(completion, request) -> bool:
+    import json
+
+    import jsonschema
+
+    try:
+        jsonschema.validate(json.loads(completion.text), request.schema_dict())
+    except (ValueError, jsonschema.ValidationError):
+        return False
+    return True
+
+
+def vs_llama_cpp(requests) -> str:
+    """taskseed's CPU default vs llama.cpp on the same GGUF model, prompts, schema and sampling."""
+    from benchmarks.llama_cpp import LlamaCppBackend
+    from taskseed.core.config import compose, to_dict
+    from taskseed.core.models import gguf_location
+
+    folder, name = gguf_location(to_dict(compose([]))["model"])
+    results = {}
+    for label, backend in (("llama.cpp", LlamaCppBackend(folder / name, "SmolLM2-135M-Instruct")),
+                           ("taskseed", smollm2_backend("auto"))):  # fmt: skip
+        backend.generate(requests[:1])  # load outside the timing
+        start = time.perf_counter()
+        out = backend.generate(requests)
+        seconds = time.perf_counter() - start
+        backend.close()
+        tokens = sum(c.completion_tokens for c in out)
+        valid = sum(schema_valid(c, r) for c, r in zip(out, requests, strict=True))
+        results[label] = (len(requests) / seconds, tokens / seconds, valid)
+    (base_ex, base_tok, base_valid), (ours_ex, ours_tok, ours_valid) = (
+        results["llama.cpp"],
+        results["taskseed"],
+    )
+    n = len(requests)
+    return (
+        f"| generation, CPU default (transformers, batched, dtype auto = {resolve('auto')}) vs llama.cpp "
+        f"(llama-cpp-python in process, portable AVX2 build, 2 threads, schema as grammar): SmolLM2-135M-Instruct "
+        f"{name}, {n} generate-stage requests, schema-constrained, sampled as the stage samples "
+        f"| {base_ex:.2f} ex/s, {base_tok:.0f} tok/s, schema-valid {base_valid}/{n} "
+        f"| {ours_ex:.2f} ex/s, {ours_tok:.0f} tok/s, schema-valid {ours_valid}/{n} | {ours_ex / base_ex:.1f}x |"
+    )

@@ -14,6 +14,33 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 MIRROR = (ROOT.parent / "shared" / "datasets").resolve()
 
+# `make test` runs two pytest-xdist workers on a 2-core machine: one compute thread each (and in the CLI
+# processes they start), so the workers share the cores instead of fighting over them.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+# Tests that share one of these expensive session fixtures run on one worker, so it is computed once.
+SHARED_FIXTURES = {
+    "smoke": {"smoke_experiment"},
+    "seeds": {"catalog_json", "full_seeds", "seed_rows"},
+}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Group tests for `--dist loadgroup`: by shared session fixture, else by file (module fixtures).
+
+    xdist 3.8 marks a group by appending `@group` to `item._nodeid`, which pytest 9 no longer reads (node ids
+    are `item._id`), so `xdist_group` markers are ignored; this sets the id xdist's scheduler splits on."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        group = next((g for g, shared in SHARED_FIXTURES.items() if names & shared), item.path.stem)
+        item._id = NodeId.parse(f"{item.nodeid}@{group}")
+
 
 def cli_env() -> dict[str, str]:
     env = dict(os.environ)

@@ -34,7 +34,8 @@ class ChatRequest:
         return cls(
             tuple((m["role"], m["content"]) for m in messages),
             sampling,
-            json.dumps(schema, sort_keys=True) if schema else None,
+            # key order kept: a constrained decoder writes the properties in the schema's order (question first)
+            json.dumps(schema) if schema else None,
         )
 
     def message_dicts(self) -> list[dict[str, str]]:
@@ -43,14 +44,15 @@ class ChatRequest:
     def schema_dict(self) -> dict | None:
         return json.loads(self.schema) if self.schema else None
 
-    def cache_key(self, backend: str, model: str, structured: bool) -> str:
-        """hash(backend, model, sampling parameters, prompt, and the schema when decoding is constrained)."""
+    def cache_key(self, backend: str, model: str, constraint: str | None) -> str:
+        """hash(backend, model, sampling parameters, prompt, and, when decoding is constrained, the engine
+        that constrains it and the schema)."""
         return content_hash(
             backend,
             model,
             self.sampling.as_dict(),
             self.messages,
-            self.schema if structured else None,
+            [constraint, self.schema] if constraint else None,
             length=32,
         )
 
@@ -98,5 +100,11 @@ class Backend(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         pass
 
+    @property
+    def constraint(self) -> str | None:
+        """What constrains decoding to the schema (it decides the outputs): None when unconstrained."""
+        return "schema" if self.structured else None
+
     def describe(self) -> dict[str, Any]:
-        return {"backend": self.name, "model": self.model_id, "structured": self.structured}
+        return {"backend": self.name, "model": self.model_id, "structured": self.structured,
+                "constraint": self.constraint}  # fmt: skip

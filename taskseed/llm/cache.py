@@ -79,7 +79,7 @@ class CachedBackend:
         import time
 
         keys = [
-            r.cache_key(self.backend.name, self.backend.model_id, self.backend.structured) for r in requests
+            r.cache_key(self.backend.name, self.backend.model_id, self.backend.constraint) for r in requests
         ]
         hits = self.cache.get_many(sorted(set(keys)))
         results: list[Completion | None] = [hits.get(k) for k in keys]

@@ -1,98 +1,80 @@
-"""JSON-schema constrained decoding for transformers' generate, through lm-format-enforcer's TokenEnforcer.
+"""JSON-schema constrained decoding for the transformers backend, through llguidance.
 
-lm-format-enforcer 0.11's own transformers integration imports a module that transformers 5 removed; its core
-(TokenEnforcer, JsonSchemaParser) works as is, so this file is the few lines of glue between the two.
+llguidance compiles a schema into a lexer and parser in Rust and computes each step's allowed-token bitmask
+in microseconds (lengths, item counts and required keys included). lm-format-enforcer, used before, walked
+the tokenizer's prefix tree in Python at every step: 16 real generate-stage requests (SmolLM2-135M, bf16,
+2 cores) took 0.32 examples/s with it and 0.51 with llguidance, where the model's own matmuls are now the
+cost. Engine name and version key the LLM call cache and the fingerprints (`ENGINE`): they decide outputs.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+from importlib.metadata import version
 
-_PACKED: dict[int, tuple[list[int], object]] = {}
-
-
-def _fast_bitmask_extend() -> None:
-    """lm-format-enforcer ORs a Python list of token ids into its bitmask one element at a time (a torch op
-    per token: most of a constrained step's time). The lists are its prefix tree's, fixed for the life of
-    the tokenizer data, so each is packed into a bitmask once and then ORed in one tensor op."""
-    import numpy as np
-    import torch
-    from lmformatenforcer.tokenlist import TokenList
-
-    if getattr(TokenList.extend, "_taskseed", False):
-        return
-    original = TokenList.extend
-
-    def extend(self, token_ids):
-        if self.use_bitmask and isinstance(token_ids, list) and len(token_ids) > 8:
-            cached = _PACKED.get(id(token_ids))
-            if cached is None or cached[0] is not token_ids:
-                ids = np.asarray(token_ids, dtype=np.int64)
-                packed = np.zeros(len(self.allowed_tokens), dtype=np.uint32)
-                np.bitwise_or.at(packed, ids >> 5, (np.uint32(1) << (ids & 31).astype(np.uint32)))
-                cached = _PACKED[id(token_ids)] = (
-                    token_ids,
-                    torch.from_numpy(packed.view(np.int32)),
-                )  # keeps the list alive
-            token_ids = cached[1]
-        return original(self, token_ids)
-
-    extend._taskseed = True
-    TokenList.extend = extend
+ENGINE = f"llguidance-{version('llguidance')}"
 
 
 @functools.lru_cache(maxsize=4)
-def _tokenizer_data(tokenizer):
-    from lmformatenforcer.tokenenforcer import TokenEnforcerTokenizerData
+def _ll_tokenizer(tokenizer, stop_ids: tuple[int, ...]):
+    """The tokenizer in llguidance's form (about a second to build, so once per tokenizer)."""
+    import llguidance.hf
 
-    special = set(tokenizer.all_special_ids)
-    zero = tokenizer.encode("0", add_special_tokens=False)[-1]
-    regular = []
-    for token_id in range(len(tokenizer)):
-        if token_id in special:
-            continue
-        # decoding after "0" reveals a leading space that decoding the token alone would drop
-        after_zero = tokenizer.decode([zero, token_id])[1:]
-        alone = tokenizer.decode([token_id])
-        regular.append((token_id, after_zero, len(after_zero) > len(alone)))
+    return llguidance.hf.from_tokenizer(tokenizer, n_vocab=len(tokenizer), eos_token=list(stop_ids))
 
-    def decode(ids: list[int]) -> str:
-        return tokenizer.decode(ids).rstrip("\ufffd")
 
-    return TokenEnforcerTokenizerData(
-        regular, decode, tokenizer.eos_token_id, True, len(tokenizer)
-    )  # bitmask token lists
+@functools.lru_cache(maxsize=64)
+def _grammar(schema: str) -> str:
+    from llguidance import LLMatcher
+
+    # the separators models write (`{"a": 1, "b": 2}`), no free whitespace: a model cannot stall in it
+    compact = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+    return LLMatcher.grammar_from_json_schema(json.loads(schema), overrides=compact)
 
 
 class SchemaLogitsProcessor:
-    """A transformers logits processor with one enforcer per batch row (rows may use different schemas).
-    Allowed tokens come as packed bitmasks and are unpacked with tensor ops, so a step stays cheap."""
+    """A transformers logits processor with one matcher per batch row (rows may use different schemas, or
+    none). Each call first feeds every matcher the token its row chose last step, then masks what it
+    forbids next; a matcher whose JSON is complete allows only the stop tokens, so its row ends."""
 
-    def __init__(self, tokenizer, schemas: list[str | None]):
+    def __init__(self, tokenizer, schemas: list[str | None], stop_ids: list[int]):
         import torch
-        from lmformatenforcer import JsonSchemaParser
-        from lmformatenforcer.tokenenforcer import TokenEnforcer
+        from llguidance import LLMatcher
+        from llguidance.torch import allocate_token_bitmask
 
-        _fast_bitmask_extend()
-        data = _tokenizer_data(tokenizer)
-        self.enforcers = [
-            TokenEnforcer(data, JsonSchemaParser(json.loads(s))) if s else None for s in schemas
-        ]
+        ll = _ll_tokenizer(tokenizer, tuple(stop_ids))
+        self.matchers = [LLMatcher(ll, _grammar(s), log_level=0) if s else None for s in schemas]
+        self.bitmask = allocate_token_bitmask(len(schemas), ll.vocab_size)
+        self.stop_ids = list(stop_ids)
         self.shifts = torch.arange(32, dtype=torch.int32)
+        self.steps = 0
 
     def select(self, rows: list[int]) -> None:
-        """Keep the enforcers of these rows, in this order (rows that finished left the batch)."""
-        self.enforcers = [self.enforcers[r] for r in rows]
+        """Keep the matchers of these rows, in this order (rows that finished left the batch)."""
+        self.matchers = [self.matchers[r] for r in rows]
 
     def __call__(self, input_ids, scores):
         import torch
+        from llguidance.torch import fill_next_token_bitmask
 
-        for row, enforcer in enumerate(self.enforcers):
-            if enforcer is not None:
-                packed = enforcer.get_allowed_tokens(input_ids[row].tolist()).allowed_tokens
-                allowed = ((packed.unsqueeze(1) >> self.shifts) & 1).flatten().bool()[: scores.shape[-1]]
-                scores[row] = torch.where(
-                    allowed, scores[row], torch.tensor(float("-inf"), dtype=scores.dtype)
-                )
+        if self.steps:  # the last column is the token each row chose at the previous step
+            for row, matcher in enumerate(self.matchers):
+                if matcher is not None:
+                    matcher.consume_token(int(input_ids[row, -1]))
+        self.steps += 1
+        for row, matcher in enumerate(self.matchers):
+            if matcher is None:
+                continue
+            if matcher.is_error():  # cannot happen with its own masks; end the row (the parser rejects it)
+                allowed = torch.zeros(scores.shape[-1], dtype=torch.bool)
+                allowed[self.stop_ids] = True
+            else:
+                fill_next_token_bitmask(matcher, self.bitmask, row)
+                packed = self.bitmask[row]
+                allowed = ((packed.unsqueeze(1) >> self.shifts) & 1).flatten().bool()
+                if allowed.shape[0] < scores.shape[-1]:  # logits wider than the vocabulary: padding ids
+                    allowed = torch.nn.functional.pad(allowed, (0, scores.shape[-1] - allowed.shape[0]))
+                allowed = allowed[: scores.shape[-1]]
+            scores[row] = torch.where(allowed, scores[row], torch.tensor(float("-inf"), dtype=scores.dtype))
         return scores

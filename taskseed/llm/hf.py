@@ -61,6 +61,12 @@ class TransformersBackend(Backend):
             stop.add(im_end)
         self.stop_ids = sorted(i for i in stop if i is not None)
 
+    @property
+    def constraint(self) -> str | None:
+        from taskseed.llm.constrain import ENGINE
+
+        return ENGINE if self.structured else None
+
     def prompt_text(self, request: ChatRequest) -> str:
         self._load()
         return self.tokenizer.apply_chat_template(
@@ -132,7 +138,9 @@ class TransformersBackend(Backend):
         if self.structured and any(requests[i].schema for i in batch):
             from taskseed.llm.constrain import SchemaLogitsProcessor
 
-            constraint = SchemaLogitsProcessor(self.tokenizer, [requests[i].schema for i in batch])
+            constraint = SchemaLogitsProcessor(
+                self.tokenizer, [requests[i].schema for i in batch], self.stop_ids
+            )
             processors.append(constraint)
         generator = None
         if sampling.temperature > 0:
