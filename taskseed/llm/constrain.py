@@ -1,10 +1,11 @@
 """JSON-schema constrained decoding for the transformers backend, through llguidance.
 
 llguidance compiles a schema into a lexer and parser in Rust and computes each step's allowed-token bitmask
-in microseconds (lengths, item counts and required keys included). lm-format-enforcer, used before, walked
-the tokenizer's prefix tree in Python at every step: 16 real generate-stage requests (SmolLM2-135M, bf16,
-2 cores) took 0.32 examples/s with it and 0.51 with llguidance, where the model's own matmuls are now the
-cost. Engine name and version key the LLM call cache and the fingerprints (`ENGINE`): they decide outputs.
+in microseconds, counting string lengths exactly (lm-format-enforcer, used before, walked the tokenizer's
+prefix tree in Python and miscounted partial UTF-8). Decoding speed is the model's: on 16 real generate
+requests (SmolLM2-135M, bf16, 2 cores) 46 tokens/s before, 39 to 47 after; examples/s rose from 0.32 to 0.51
+because compact separators and the schema's key order give shorter outputs. Engine name and version key
+the LLM call cache and the fingerprints (`ENGINE`), since they decide the outputs.
 """
 
 from __future__ import annotations
