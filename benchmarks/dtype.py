@@ -10,23 +10,17 @@ from __future__ import annotations
 import os
 import time
 
-from taskseed.core.hardware import cpu_flags, native_cpu_bf16, resolve_dtype
+from taskseed.core.hardware import cpu_flags, cpu_model, native_cpu_bf16, resolve_dtype
 
 
 def capability_line() -> str:
     """The CPU's model and the instruction sets the dtype choice depends on."""
-    try:
-        name = next(
-            line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        name = "unknown CPU"
     wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
     have = [f for f in wanted if f in cpu_flags()] or ["none of " + ", ".join(wanted)]
     forced = os.environ.get("TASKSEED_CPU_BF16")
     native = "yes" if native_cpu_bf16() else "no"
     return (
-        f"CPU: {name}, {os.cpu_count()} cores; flags {' '.join(have)}; native bf16: {native}"
+        f"CPU: {cpu_model()}, {os.cpu_count()} cores; flags {' '.join(have)}; native bf16: {native}"
         f"{f' (TASKSEED_CPU_BF16={forced})' if forced in ('0', '1') else ''}; dtype auto -> {resolve_dtype('auto')}"
     )
 

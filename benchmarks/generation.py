@@ -140,6 +140,7 @@ def stage_requests(n: int) -> list:
 def smollm2_backend(dtype: str, batch_size: int | None = None):
     """The CPU default backend as the generate stage builds it (batch size from its config)."""
     from taskseed.core.config import compose, to_dict
+    from taskseed.core.hardware import resolve_dtype
     from taskseed.core.models import ensure_model
     from taskseed.core.schema import section
     from taskseed.llm.hf import TransformersBackend
@@ -148,14 +149,8 @@ def smollm2_backend(dtype: str, batch_size: int | None = None):
     opts = section(cfg, "generate").transformers
     path = ensure_model(cfg["model"], Path(cfg["paths"]["cache"]))
     return TransformersBackend(
-        path, cfg["model"]["name"], dtype=resolve(dtype), batch_size=batch_size or opts.batch_size
+        path, cfg["model"]["name"], dtype=resolve_dtype(dtype), batch_size=batch_size or opts.batch_size
     )
-
-
-def resolve(dtype: str) -> str:
-    from taskseed.core.hardware import resolve_dtype
-
-    return resolve_dtype(dtype)
 
 
 def schema_valid(completion, request) -> bool:
@@ -174,6 +169,7 @@ def vs_llama_cpp(requests) -> str:
     """taskseed's CPU default vs llama.cpp on the same GGUF model, prompts, schema and sampling."""
     from benchmarks.llama_cpp import LlamaCppBackend
     from taskseed.core.config import compose, to_dict
+    from taskseed.core.hardware import resolve_dtype
     from taskseed.core.models import gguf_location
 
     folder, name = gguf_location(to_dict(compose([]))["model"])
@@ -194,7 +190,7 @@ def vs_llama_cpp(requests) -> str:
     )
     n = len(requests)
     return (
-        f"| generation, CPU default (transformers, batched, dtype auto = {resolve('auto')}) vs llama.cpp "
+        f"| generation, CPU default (transformers, batched, dtype auto = {resolve_dtype('auto')}) vs llama.cpp "
         f"(llama-cpp-python in process, portable AVX2 build, 2 threads, schema as grammar): SmolLM2-135M-Instruct "
         f"{name}, {n} generate-stage requests, schema-constrained, sampled as the stage samples "
         f"| {base_ex:.2f} ex/s, {base_tok:.0f} tok/s, schema-valid {base_valid}/{n} "
